@@ -1,0 +1,1 @@
+"""The domain of Bitcoin Analyzer: analysis, analysts, sources, ingestion and digest."""

@@ -1,0 +1,79 @@
+"""The errors Bitcoin Analyzer raises, each outside failure translated at its boundary.
+
+Every third-party exception (HTTP, RSS, LLM, database) is caught where it enters and raised
+again as one of these, chained with ``from`` so the original stays in the traceback::
+
+    BitcoinAnalyzerError
+    ├── ConfigError            a setting is missing or invalid
+    ├── InputError             a user's argument cannot be understood
+    ├── NoDataError            the database holds too little data to answer
+    ├── SourceError            a price provider or a feed failed
+    │   ├── RateLimitedError   told to wait (HTTP 429, Retry-After, a rate-limit body)
+    │   ├── BannedError        refused for a while (IP ban) or for good (restricted place)
+    │   ├── TransientError     5xx, timeouts and broken connections: worth a retry
+    │   └── BadResponseError   an answer we cannot use: malformed, wrong pair, other 4xx
+    └── AnalystError           the language model gave no usable answer
+"""
+
+from __future__ import annotations
+
+
+class BitcoinAnalyzerError(Exception):
+    """The root of every error this project raises on purpose."""
+
+
+class ConfigError(BitcoinAnalyzerError):
+    """A setting is missing or holds a value we cannot use."""
+
+
+class InputError(BitcoinAnalyzerError):
+    """A user's argument cannot be understood; the message is safe to show them."""
+
+
+class NoDataError(BitcoinAnalyzerError):
+    """The database holds too few points to answer the question asked."""
+
+
+class SourceError(BitcoinAnalyzerError):
+    """A price provider or a news feed failed.
+
+    Attributes:
+        source: The provider or feed name, as shown in logs and /status.
+        retry_after: Seconds the source asked us to wait, when it said so.
+    """
+
+    def __init__(self, source: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.retry_after = retry_after
+
+
+class RateLimitedError(SourceError):
+    """The source said we call it too often and must wait ``retry_after`` seconds."""
+
+
+class BannedError(SourceError):
+    """The source refuses us for a while (an IP ban) or for good (a restricted location)."""
+
+
+class TransientError(SourceError):
+    """A failure that may pass: a 5xx, a timeout, a dropped connection."""
+
+
+class BadResponseError(SourceError):
+    """An answer we cannot use: a malformed body, an unknown pair, another 4xx."""
+
+
+class AnalystError(BitcoinAnalyzerError):
+    """The language model gave no usable answer.
+
+    Attributes:
+        reason: A short, stable word for logs and counters (``timeout``, ``blocked``,
+            ``rate_limited``, ``api_error``, ``empty``, ``rejected``...).
+        retry_after: Seconds the service asked us to wait, when it said so.
+    """
+
+    def __init__(self, reason: str, detail: str = "", retry_after: float | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.retry_after = retry_after
