@@ -27,7 +27,19 @@ class ConfigError(BitcoinAnalyzerError):
 
 
 class InputError(BitcoinAnalyzerError):
-    """A user's argument cannot be understood; the message is safe to show them."""
+    """A user's argument or a file cannot be understood.
+
+    Attributes:
+        code: A stable word that the adapters turn into a message in the user's language.
+        params: Values for that message, such as the offending text, already cut short.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "invalid_input", params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params or {}
 
 
 class NoDataError(BitcoinAnalyzerError):

@@ -1,0 +1,1 @@
+"""Adapters of Bitcoin Analyzer: the Telegram bot, the console, and the command line."""

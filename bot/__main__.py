@@ -1,0 +1,111 @@
+"""The command line: ``bitcoin-analyzer run | chat | seed``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.errors import BitcoinAnalyzerError, ConfigError
+from core.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's grammar."""
+    parser = argparse.ArgumentParser(
+        prog="bitcoin-analyzer",
+        description="A Telegram bot that explains Bitcoin to beginners from stored data.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("run", help="run the Telegram bot (long polling)")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal, no Telegram")
+    chat.add_argument(
+        "--once",
+        metavar="LINE",
+        action="append",
+        help='answer this line, e.g. "/trend 7d", and exit; repeat it to ask several',
+    )
+    chat.add_argument("--lang", choices=("en", "fr"), help="reply language (default: setting)")
+
+    seed = commands.add_parser("seed", help="import the embedded data set, or the given files")
+    seed.add_argument("files", nargs="*", type=Path, help="CSV price files or RSS/Atom files")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, read the settings, and run the chosen command."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"bitcoin-analyzer: {error}", file=sys.stderr)
+        return 2
+
+    _configure_logging(settings, quiet=arguments.command == "chat")
+    try:
+        if arguments.command == "run":
+            return _run_bot(settings)
+        if arguments.command == "chat":
+            from bot.console import run_console
+
+            return asyncio.run(run_console(settings, arguments.once, arguments.lang))
+        return asyncio.run(_seed(settings, arguments.files))
+    except ConfigError as error:
+        print(f"bitcoin-analyzer: {error}", file=sys.stderr)
+        return 2
+    except BitcoinAnalyzerError as error:
+        print(f"bitcoin-analyzer: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _configure_logging(settings: Settings, *, quiet: bool) -> None:
+    """Set up logging; the console keeps its screen for replies unless LOG_LEVEL is set."""
+    from bot.logs import configure_logging
+
+    level = settings.log_level
+    if quiet and "log_level" not in settings.model_fields_set:
+        level = "WARNING"
+    secrets = [
+        secret.get_secret_value()
+        for secret in (settings.telegram_bot_token, settings.gemini_api_key)
+        if secret is not None
+    ]
+    configure_logging(level, secrets)
+
+
+def _run_bot(settings: Settings) -> int:
+    from bot.telegram_bot import build_application
+
+    application = build_application(settings)
+    application.run_polling(allowed_updates=["message"], drop_pending_updates=False)
+    return 0
+
+
+async def _seed(settings: Settings, files: list[Path]) -> int:
+    from core.runtime import Runtime
+
+    runtime = await Runtime.start(settings, seed=False)
+    try:
+        if files:
+            reports = [await runtime.importer.import_path(path) for path in files]
+        else:
+            reports = await runtime.importer.import_embedded()
+    finally:
+        await runtime.close()
+
+    for report in reports:
+        print(report.summary())
+    return 1 if any(report.error for report in reports) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The console adapter: the bot's commands at a terminal prompt, without Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from bot.commands import Commands, CommandResult, Requester, log_handled
+from bot.replies import PLAIN
+from core.runtime import Runtime
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def parse_line(line: str) -> tuple[str, str] | None:
+    """``"/trend 7d"`` (or ``"trend 7d"``) gives ``("trend", "7d")``; a blank line gives None."""
+    stripped = line.strip()
+    if not stripped:
+        return None
+    head, _, arguments = stripped.partition(" ")
+    return head.lstrip("/").lower(), arguments
+
+
+async def answer_line(
+    runtime: Runtime, commands: Commands, line: str, language: str
+) -> CommandResult | None:
+    """Run one typed line through the shared command table, logging it like Telegram does."""
+    parsed = parse_line(line)
+    if parsed is None:
+        return None
+
+    command, arguments = parsed
+    # The local user of the console owns the machine: they may see /status.
+    requester = Requester(chat_id=None, user_id=None, language=language, is_admin=True)
+    started = time.perf_counter()
+    try:
+        result = await commands.run(command, arguments, requester, PLAIN)
+    except Exception:
+        log_handled(runtime, command, None, "error", started)
+        raise
+    log_handled(runtime, command, None, result.outcome, started, result.details)
+    return result
+
+
+async def run_console(
+    settings: Settings, once: Sequence[str] | None, language: str | None
+) -> int:
+    """Answer the ``--once`` lines in turn, or open an interactive prompt; return the exit code.
+
+    With several lines, the exit code is the worst of theirs, and every line is answered.
+    """
+    language = language or settings.default_language
+    runtime = await Runtime.start(settings)
+    try:
+        commands = Commands(runtime)
+        if once:
+            codes = [await _answer_once(runtime, commands, line, language) for line in once]
+            return max(codes)
+        await _prompt(runtime, commands, language)
+        return EXIT_OK
+    finally:
+        await runtime.close()
+
+
+async def _answer_once(runtime: Runtime, commands: Commands, line: str, language: str) -> int:
+    result = await answer_line(runtime, commands, line, language)
+    if result is None:
+        print("bitcoin-analyzer: nothing to answer; try --once \"/help\"", file=sys.stderr)
+        return EXIT_USAGE
+    if result.outcome in {"usage", "unknown"}:
+        print(result.text, file=sys.stderr)
+        return EXIT_USAGE
+    if result.outcome != "ok":
+        print(result.text, file=sys.stderr)
+        return EXIT_FAILED
+    print(result.text)
+    print()
+    return EXIT_OK
+
+
+async def _prompt(runtime: Runtime, commands: Commands, language: str) -> None:
+    print("Bitcoin Analyzer console. Type /help, or /quit to leave.")
+    while True:
+        try:
+            line = await asyncio.to_thread(input, "> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
+            return
+        result = await answer_line(runtime, commands, line, language)
+        if result is not None:
+            print(result.text)
+            print()

@@ -1,0 +1,73 @@
+"""Logging set up once for the whole process, with secrets masked wherever they appear."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+MASK = "[secret]"
+
+# Clients that log whole request URLs, and the Bot API puts the token in every URL.
+CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack")
+
+
+class SecretMasker(logging.Filter):
+    """Replaces each known secret, and the part of a bot token after its colon, by a mask.
+
+    It runs on the handler, after the message and any traceback are formatted, so a secret
+    inside an exception's text is masked as well.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        pieces = set()
+        for secret in secrets:
+            if not secret:
+                continue
+            pieces.add(secret)
+            _, _, after_colon = secret.partition(":")
+            if len(after_colon) >= 8:
+                pieces.add(after_colon)
+        # Longest first, so a whole token is masked before the part of it.
+        self._secrets = sorted(pieces, key=len, reverse=True)
+
+    def mask(self, value: str) -> str:
+        """The value with every secret replaced."""
+        for secret in self._secrets:
+            value = value.replace(secret, MASK)
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Format the record once, mask it, and keep the masked text only."""
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg = self.mask(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        record.exc_info = None if record.exc_text else record.exc_info
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
+        return True
+
+
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Send logs to standard error at ``level``, secrets masked, chatty clients quietened."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(SecretMasker(secrets))
+
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

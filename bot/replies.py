@@ -1,0 +1,205 @@
+"""Replies: the services' results written as text, in Telegram HTML or in plain text.
+
+Every outside value (a headline, a source's name, the analyst's words, an echoed argument)
+passes through ``Markup.escape`` exactly once, here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.texts import text
+from core.errors import InputError
+from core.numbers import format_percent, format_usd
+from core.services import StatusReport, TrendReport
+from storage.repositories import StoredHeadline
+
+# Echoed user input is cut to this many characters before it is escaped.
+ECHO_MAX_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Markup:
+    """How a reply marks bold text and links: Telegram HTML, or nothing for a console."""
+
+    html: bool
+
+    def escape(self, value: str) -> str:
+        """Make outside text safe to place in the reply."""
+        return html.escape(value, quote=False) if self.html else value
+
+    def bold(self, value: str) -> str:
+        """Bold an already escaped value."""
+        return f"<b>{value}</b>" if self.html else value
+
+    def link(self, label: str, url: str | None) -> str:
+        """A link whose label is already escaped; plain text shows the address after it."""
+        if not url:
+            return label
+        if self.html:
+            return f'<a href="{html.escape(url, quote=True)}">{label}</a>'
+        return f"{label}\n  {url}"
+
+
+HTML = Markup(html=True)
+PLAIN = Markup(html=False)
+
+
+def format_age(age: timedelta, language: str) -> str:
+    """A duration in the largest units that matter: ``3 d 4 h``, ``12 min``."""
+    minutes = int(age.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    day_unit = "j" if language == "fr" else "d"
+    if days:
+        return f"{days} {day_unit} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def format_time(moment: datetime) -> str:
+    """A UTC time as ``2025-11-22 23:00``."""
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def help_reply(language: str, markup: Markup) -> str:
+    """What /start and /help answer."""
+    lines = [
+        markup.bold(markup.escape(text(language, "help.title"))),
+        markup.escape(text(language, "help.intro")),
+        "",
+        markup.escape(text(language, "help.trend")),
+        markup.escape(text(language, "help.news")),
+        markup.escape(text(language, "help.status")),
+        markup.escape(text(language, "help.help")),
+        "",
+        markup.escape(text(language, "help.disclaimer")),
+    ]
+    return "\n".join(lines)
+
+
+def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
+    """What /trend answers: the analysis, then the figures it stands on, then their date."""
+    facts = report.facts
+    window = facts.window
+    title = text(language, "trend.title", window=window.label)
+    lines = [markup.bold(markup.escape(title))]
+    if window.clamped_from:
+        lines.append(
+            markup.escape(
+                text(
+                    language,
+                    "trend.clamped",
+                    requested=window.clamped_from[:ECHO_MAX_CHARS],
+                    window=window.label,
+                )
+            )
+        )
+    lines += ["", markup.escape(report.text), ""]
+
+    figures = text(
+        language,
+        "trend.figures",
+        first=format_usd(facts.first_close, language),
+        last=format_usd(facts.last_close, language),
+        change=format_percent(facts.change_pct, language, signed=True),
+        low=format_usd(facts.low, language),
+        high=format_usd(facts.high, language),
+    )
+    labels = text(
+        language,
+        "trend.labels",
+        trend=text(language, f"trend.{facts.trend.value}"),
+        volatility=text(language, f"vol.{facts.volatility_label.value}"),
+        volatility_pct=format_percent(facts.volatility * 100, language),
+    )
+    as_of = text(
+        language,
+        "trend.as_of",
+        as_of=format_time(facts.newest_at + facts.interval.length),
+        age=format_age(report.data_age, language),
+        points=facts.points,
+        unit=text(language, f"unit.{facts.interval.value}"),
+    )
+    lines += [markup.escape(figures), markup.escape(labels), markup.escape(as_of)]
+    if report.fallback_reason:
+        lines.append(markup.escape(text(language, "trend.fallback")))
+    return "\n".join(lines)
+
+
+def news_reply(items: list[StoredHeadline], language: str, markup: Markup) -> str:
+    """What /news answers: one paragraph a headline, newest first."""
+    if not items:
+        return markup.escape(text(language, "news.empty"))
+
+    paragraphs = [markup.bold(markup.escape(text(language, "news.title")))]
+    for item in items:
+        headline = item.headline
+        title = markup.link(markup.bold(markup.escape(headline.title)), headline.link)
+        origin = f"{headline.source} · {format_time(item.shown_at)} UTC"
+        paragraphs.append(f"{title}\n{markup.escape(origin)}")
+    return "\n\n".join(paragraphs)
+
+
+def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
+    """What /status answers an admin."""
+    stats = report.stats
+
+    def milliseconds(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0f} ms"
+
+    def freshness(key: str, moment: datetime | None) -> str:
+        if moment is None:
+            return text(language, key, at=text(language, "status.none"), age="–")
+        return text(language, key, at=format_time(moment), age=format_age(report.now - moment, language))
+
+    lines = [
+        text(language, "status.uptime", uptime=format_age(report.uptime, language),
+             database=report.database_kind),
+        text(language, "status.rows", prices=report.price_rows, news=report.news_rows),
+        freshness("status.candle", report.newest_candle_at),
+        freshness("status.headline", report.newest_headline_at),
+        text(language, "status.analyst", analyst=report.analyst),
+        text(
+            language,
+            "status.llm",
+            calls=stats.llm_calls,
+            hits=stats.llm_cache_hits,
+            fallbacks=sum(stats.llm_fallbacks.values()),
+            tokens_in=stats.llm_tokens_in,
+            tokens_out=stats.llm_tokens_out,
+        ),
+        text(
+            language,
+            "status.llm_latency",
+            p50=milliseconds(stats.llm_latency.p50()),
+            p95=milliseconds(stats.llm_latency.p95()),
+        ),
+        text(language, "status.handlers", handled=stats.handled, errors=stats.errors),
+    ]
+    for command, tracker in sorted(stats.handler_latency.items()):
+        lines.append(
+            text(
+                language,
+                "status.handler",
+                command=command,
+                count=len(tracker.samples),
+                p50=milliseconds(tracker.p50()),
+                p95=milliseconds(tracker.p95()),
+            )
+        )
+    title = markup.bold(markup.escape(text(language, "status.title")))
+    return "\n".join([title, *(markup.escape(line) for line in lines)])
+
+
+def input_error_reply(error: InputError, language: str, markup: Markup) -> str:
+    """A usage message for an argument we could not read, echoing it cut and escaped."""
+    echoed = str(error.params.get("text", ""))[:ECHO_MAX_CHARS]
+    try:
+        message = text(language, f"error.{error.code}", text=echoed)
+    except KeyError:
+        message = text(language, "error.invalid_input")
+    return markup.escape(message)

@@ -1,0 +1,166 @@
+"""The Telegram adapter: a python-telegram-bot Application over the shared command table."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    filters,
+)
+
+from bot.commands import Commands, Requester, log_handled
+from bot.replies import HTML
+from bot.splitting import split_message
+from bot.texts import language_of, text
+from core.errors import ConfigError
+from core.runtime import Runtime
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+COMMAND_NAMES = ("start", "help", "trend", "news", "status")
+
+COMMAND_DESCRIPTIONS = {
+    "en": {
+        "trend": "Is Bitcoin going up, down or sideways? /trend 7d",
+        "news": "Latest crypto headlines",
+        "status": "Bot health (admins)",
+        "help": "What this bot does",
+    },
+    "fr": {
+        "trend": "Le bitcoin monte, baisse ou stagne ? /trend 7j",
+        "news": "Derniers titres de l’actualité crypto",
+        "status": "Santé du bot (administrateurs)",
+        "help": "Ce que fait ce bot",
+    },
+}
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Build the Application; the runtime is opened in ``post_init`` and closed at shutdown.
+
+    Raises:
+        ConfigError: No bot token is set.
+    """
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        raise ConfigError("Invalid setting TELEGRAM_BOT_TOKEN: required to run the Telegram bot")
+
+    timeout = settings.telegram_timeout_seconds
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+        .write_timeout(timeout)
+        .pool_timeout(timeout)
+        .get_updates_connect_timeout(timeout)
+        .get_updates_read_timeout(timeout + 30)
+        .post_init(_open_runtime(settings))
+        .post_shutdown(_close_runtime)
+        .build()
+    )
+
+    # New messages only: an edited "/trend" must not run the command a second time.
+    new_messages = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler(list(COMMAND_NAMES), _on_command, filters=new_messages))
+    application.add_error_handler(_on_error)
+    return application
+
+
+
+def _open_runtime(settings: Settings) -> Any:
+    async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        runtime = await Runtime.start(settings)
+        application.bot_data["runtime"] = runtime
+        application.bot_data["commands"] = Commands(runtime)
+        await _register_commands(application)
+        logger.info("Bot @%s (id %s) ready", application.bot.username, application.bot.id)
+
+    return post_init
+
+
+async def _close_runtime(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    runtime: Runtime | None = application.bot_data.pop("runtime", None)
+    if runtime is not None:
+        await runtime.close()
+
+
+async def _register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Publish the command menu, in English by default and in French for French users."""
+    for language, descriptions in COMMAND_DESCRIPTIONS.items():
+        commands = [BotCommand(name, description) for name, description in descriptions.items()]
+        await application.bot.set_my_commands(
+            commands, language_code=None if language == "en" else language
+        )
+
+
+async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer any command of the table, logging one line with the latency."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+
+    started = time.perf_counter()
+    runtime: Runtime = context.bot_data["runtime"]
+    commands: Commands = context.bot_data["commands"]
+    command, arguments = _split_command(message.text)
+    user = update.effective_user
+    requester = Requester(
+        chat_id=message.chat_id,
+        user_id=user.id if user else None,
+        language=language_of(user.language_code if user else None, runtime.settings.default_language),
+        is_admin=user is not None and user.id in runtime.settings.admin_ids,
+    )
+    context.chat_data["language"] = requester.language
+
+    try:
+        if command == "trend":
+            await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+        result = await commands.run(command, arguments, requester, HTML)
+        for part in split_message(result.text):
+            await message.reply_text(part)
+    except Exception:
+        log_handled(runtime, command, message.chat_id, "error", started)
+        raise
+
+    log_handled(runtime, command, message.chat_id, result.outcome, started, result.details)
+
+
+def _split_command(message_text: str) -> tuple[str, str]:
+    """``"/trend@SomeBot 7d"`` gives ``("trend", "7d")``."""
+    head, _, arguments = message_text.partition(" ")
+    command = head.lstrip("/").split("@", 1)[0].lower()
+    return command, arguments
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one error handler: log with the traceback, tell the user briefly, show no internals."""
+    logger.error("Unhandled error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_message is None:
+        return
+
+    language = "en"
+    if isinstance(context.chat_data, dict):
+        language = context.chat_data.get("language", "en")
+    try:
+        await update.effective_message.reply_text(text(language, "error.internal"))
+    except TelegramError:
+        logger.warning("Could not tell the user about the error", exc_info=True)

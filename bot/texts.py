@@ -1,0 +1,131 @@
+"""Every sentence the adapters show, in English and French.
+
+Texts are plain strings with ``{name}`` fields; the values put in them are escaped by the
+caller for the markup in use, and the texts themselves hold no markup.
+"""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "help.title": "Bitcoin Analyzer",
+        "help.intro": (
+            "I explain what Bitcoin's price has been doing, in plain words, from prices and "
+            "headlines I store myself."
+        ),
+        "help.trend": "/trend [window] – is the trend up, down or flat, and is it volatile? "
+        "Windows: 6h, 24h (default), 7d, 30d, 90d, 1y.",
+        "help.news": "/news [count] – the latest crypto headlines.",
+        "help.status": "/status – health and data freshness (admins only).",
+        "help.help": "/help – this message.",
+        "help.disclaimer": "This is education, not financial advice.",
+        "trend.title": "BTC over {window}",
+        "trend.clamped": "({requested} is outside what I can analyse; I used {window}.)",
+        "trend.figures": "{first} → {last} ({change}), low {low}, high {high}",
+        "trend.labels": "Trend: {trend} · volatility: {volatility} ({volatility_pct} a year)",
+        "trend.as_of": "Data up to {as_of} UTC ({age} old), {points} {unit} candles.",
+        "trend.fallback": "Gemini was unavailable; the built-in analyst answered.",
+        "trend.up": "up",
+        "trend.down": "down",
+        "trend.flat": "flat",
+        "vol.calm": "calm",
+        "vol.normal": "normal",
+        "vol.volatile": "volatile",
+        "unit.1h": "hourly",
+        "unit.1d": "daily",
+        "news.title": "Latest headlines",
+        "news.empty": "No headlines are stored yet.",
+        "status.title": "Status",
+        "status.denied": "Sorry, /status is for the bot's administrators only.",
+        "status.uptime": "Up for {uptime} · database: {database}",
+        "status.rows": "Stored: {prices} candles, {news} headlines",
+        "status.candle": "Newest candle closed {at} UTC ({age} ago)",
+        "status.headline": "Newest headline {at} UTC ({age} ago)",
+        "status.none": "none yet",
+        "status.analyst": "Analyst: {analyst}",
+        "status.llm": (
+            "LLM: {calls} calls, {hits} cache hits, {fallbacks} fallbacks, "
+            "tokens {tokens_in} in / {tokens_out} out"
+        ),
+        "status.llm_latency": "LLM latency p50 {p50} · p95 {p95}",
+        "status.handlers": "Handlers ({handled} updates, {errors} errors):",
+        "status.handler": "/{command}: {count} · p50 {p50} · p95 {p95}",
+        "error.window_format": (
+            "I did not understand the window “{text}”. Try /trend 24h, /trend 7d or /trend 1y."
+        ),
+        "error.count_format": "I did not understand “{text}”. Try /news or /news 10.",
+        "error.too_many_arguments": "Please give just one value, for example /trend 7d.",
+        "error.invalid_input": "I did not understand that. Try /help.",
+        "error.no_data": "I do not have enough stored prices for that window yet.",
+        "error.unknown_command": "I do not know that command. Try /help.",
+        "error.internal": "Sorry, something went wrong on my side. Please try again later.",
+    },
+    "fr": {
+        "help.title": "Bitcoin Analyzer",
+        "help.intro": (
+            "J’explique en mots simples ce que fait le prix du bitcoin, à partir des prix et "
+            "des titres d’actualité que je conserve moi-même."
+        ),
+        "help.trend": "/trend [période] – la tendance est-elle à la hausse, à la baisse ou "
+        "stable, et le marché est-il agité ? Périodes : 6h, 24h (par défaut), 7j, 30j, 90j, 1an.",
+        "help.news": "/news [nombre] – les derniers titres de l’actualité crypto.",
+        "help.status": "/status – santé et fraîcheur des données (administrateurs).",
+        "help.help": "/help – ce message.",
+        "help.disclaimer": "Ceci est pédagogique, pas un conseil financier.",
+        "trend.title": "BTC sur {window}",
+        "trend.clamped": "({requested} sort de ce que je sais analyser ; j’ai pris {window}.)",
+        "trend.figures": "{first} → {last} ({change}), plus bas {low}, plus haut {high}",
+        "trend.labels": "Tendance : {trend} · volatilité : {volatility} ({volatility_pct} par an)",
+        "trend.as_of": "Données jusqu’au {as_of} UTC (il y a {age}), {points} bougies {unit}.",
+        "trend.fallback": "Gemini n’était pas disponible ; l’analyste intégré a répondu.",
+        "trend.up": "hausse",
+        "trend.down": "baisse",
+        "trend.flat": "stable",
+        "vol.calm": "calme",
+        "vol.normal": "normale",
+        "vol.volatile": "forte",
+        "unit.1h": "horaires",
+        "unit.1d": "journalières",
+        "news.title": "Derniers titres",
+        "news.empty": "Aucun titre n’est encore enregistré.",
+        "status.title": "État",
+        "status.denied": "Désolé, /status est réservé aux administrateurs du bot.",
+        "status.uptime": "En service depuis {uptime} · base : {database}",
+        "status.rows": "Stockées : {prices} bougies, {news} titres",
+        "status.candle": "Dernière bougie close le {at} UTC (il y a {age})",
+        "status.headline": "Dernier titre le {at} UTC (il y a {age})",
+        "status.none": "aucun pour l’instant",
+        "status.analyst": "Analyste : {analyst}",
+        "status.llm": (
+            "LLM : {calls} appels, {hits} réponses en cache, {fallbacks} replis, "
+            "jetons {tokens_in} en entrée / {tokens_out} en sortie"
+        ),
+        "status.llm_latency": "Latence LLM p50 {p50} · p95 {p95}",
+        "status.handlers": "Commandes ({handled} traitées, {errors} erreurs) :",
+        "status.handler": "/{command} : {count} · p50 {p50} · p95 {p95}",
+        "error.window_format": (
+            "Je n’ai pas compris la période « {text} ». Essayez /trend 24h, /trend 7j ou "
+            "/trend 1an."
+        ),
+        "error.count_format": "Je n’ai pas compris « {text} ». Essayez /news ou /news 10.",
+        "error.too_many_arguments": "Donnez une seule valeur, par exemple /trend 7j.",
+        "error.invalid_input": "Je n’ai pas compris. Essayez /help.",
+        "error.no_data": "Je n’ai pas encore assez de prix enregistrés pour cette période.",
+        "error.unknown_command": "Je ne connais pas cette commande. Essayez /help.",
+        "error.internal": "Désolé, un problème est survenu de mon côté. Réessayez plus tard.",
+    },
+}
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """The sentence ``key`` in ``language`` (English when unknown), with its fields filled."""
+    catalogue = TEXTS.get(language, TEXTS["en"])
+    template = catalogue.get(key) or TEXTS["en"][key]
+    return template.format(**values) if values else template
+
+
+def language_of(language_code: str | None, default: str) -> str:
+    """French when Telegram says the user speaks French, else English, else the default."""
+    if not language_code:
+        return default
+    return "fr" if language_code.lower().startswith("fr") else "en"

@@ -1,0 +1,240 @@
+"""The services every adapter calls: trend, news and status, whatever the chat platform.
+
+Adapters (Telegram, the console) parse a command, call one of these, and format the result;
+nothing here knows how a reply is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.analysis import TrendFacts, compute_facts
+from core.analysts import Analyst, AnalystAnswer
+from core.candles import SYMBOL, Interval
+from core.errors import AnalystError, InputError, NoDataError
+from core.metrics import RuntimeStats
+from core.windows import parse_window
+from storage.database import Database
+from storage.repositories import AnalysisCache, NewsRepository, PriceRepository, StoredHeadline
+
+logger = logging.getLogger(__name__)
+
+NEWS_DEFAULT_COUNT = 5
+NEWS_MAX_COUNT = 15
+# Longer arguments are refused before any parsing, so a hostile one costs nothing.
+ARGUMENT_MAX_CHARS = 32
+
+
+def utc_now() -> datetime:
+    """The present time, aware UTC; the default clock of every service."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendReport:
+    """A /trend answer: the computed facts, the two sentences, and where they came from.
+
+    Attributes:
+        facts: The numbers the bot computed itself.
+        text: The two sentences shown to the user.
+        origin: ``cache``, ``gemini`` or ``builtin``.
+        analyst: Which analyst wrote the text (``gemini`` or ``builtin``).
+        analyst_ms: How long the analyst took (0 for a cache hit).
+        fallback_reason: Why the built-in analyst stood in for Gemini, if it did.
+        data_age: How old the newest candle's close is.
+    """
+
+    facts: TrendFacts
+    text: str
+    origin: str
+    analyst: str
+    analyst_ms: float
+    fallback_reason: str | None
+    data_age: timedelta
+
+
+class TrendService:
+    """Answers /trend: facts from stored candles, words from an analyst, both cached."""
+
+    def __init__(
+        self,
+        database: Database,
+        analyst: Analyst,
+        fallback: Analyst,
+        stats: RuntimeStats,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._prices = PriceRepository(database)
+        self._cache = AnalysisCache(database)
+        self._analyst = analyst
+        self._fallback = fallback
+        self._stats = stats
+        self._clock = clock
+
+    @property
+    def analyst_name(self) -> str:
+        """The name of the analyst tried first."""
+        return self._analyst.name
+
+    async def trend(self, argument: str | None, language: str) -> TrendReport:
+        """Analyse the window the user asked for (24 h when they named none).
+
+        Raises:
+            InputError: The argument is not a window.
+            NoDataError: Too few candles are stored for that window.
+        """
+        window = parse_window(argument)
+        candles = await self._prices.window(SYMBOL, window.interval, window.duration)
+        if len(candles) < 3:
+            raise NoDataError(f"only {len(candles)} candles stored for {window.label}")
+
+        facts = compute_facts(candles, window)
+        newest_close = facts.newest_at + window.interval.length
+        data_age = max(self._clock() - newest_close, timedelta(0))
+
+        cached = await self._cache.get(window.label, language, self._analyst.model, facts.newest_at)
+        if cached is not None:
+            self._stats.llm_cache_hits += 1
+            return TrendReport(facts, cached.text, "cache", cached.analyst, 0.0, None, data_age)
+
+        answer, fallback_reason = await self._write(facts, candles, language)
+        if fallback_reason is None:
+            await self._cache.put(
+                window.label, language, self._analyst.model, facts.newest_at, answer.text,
+                answer.analyst,
+            )
+        origin = answer.analyst
+        return TrendReport(
+            facts, answer.text, origin, answer.analyst, answer.latency_ms, fallback_reason, data_age
+        )
+
+    async def _write(
+        self, facts: TrendFacts, candles: list, language: str
+    ) -> tuple[AnalystAnswer, str | None]:
+        """Ask the analyst; on any failure, the built-in one writes from the same facts."""
+        if self._analyst is self._fallback:
+            return await self._fallback.analyse(facts, candles, language), None
+
+        started = time.perf_counter()
+        try:
+            answer = await self._analyst.analyse(facts, candles, language)
+        except AnalystError as error:
+            self._stats.llm_fallbacks[error.reason] += 1
+            logger.warning(
+                "Analyst %s failed (%s) after %.0f ms; the built-in analyst answers",
+                self._analyst.name,
+                error.reason,
+                (time.perf_counter() - started) * 1000,
+            )
+            return await self._fallback.analyse(facts, candles, language), error.reason
+
+        self._stats.llm_calls += 1
+        self._stats.llm_tokens_in += answer.tokens_in or 0
+        self._stats.llm_tokens_out += answer.tokens_out or 0
+        self._stats.llm_latency.add(answer.latency_ms)
+        return answer, None
+
+
+def parse_count(argument: str | None, default: int, maximum: int) -> int:
+    """Read a /news count: a whole number, clamped to 1..maximum.
+
+    Raises:
+        InputError: The argument is not a whole number (code ``count_format``).
+    """
+    if argument is None or not argument.strip():
+        return default
+
+    text = argument.strip()
+    if len(text) > ARGUMENT_MAX_CHARS:
+        raise InputError("count too long", code="count_format", params={"text": text[:32]})
+    digits = unicodedata.normalize("NFKC", text)
+    if not digits.isascii() or not digits.lstrip("+-").isdigit():
+        raise InputError("count is not a number", code="count_format", params={"text": text})
+    return max(1, min(maximum, int(digits)))
+
+
+class NewsService:
+    """Answers /news from stored headlines, newest first, each story once."""
+
+    def __init__(self, database: Database) -> None:
+        self._news = NewsRepository(database)
+
+    async def latest(self, argument: str | None = None) -> list[StoredHeadline]:
+        """The newest headlines, as many as asked (clamped), duplicates across feeds removed.
+
+        Two feeds can carry the same story under different keys; the same title seen twice
+        is shown once (the newest copy).
+
+        Raises:
+            InputError: The argument is not a number.
+        """
+        count = parse_count(argument, NEWS_DEFAULT_COUNT, NEWS_MAX_COUNT)
+        candidates = await self._news.latest(count * 3)
+
+        shown: list[StoredHeadline] = []
+        seen_titles: set[str] = set()
+        for item in candidates:
+            title = " ".join(item.headline.title.casefold().split())
+            if title in seen_titles:
+                continue
+            seen_titles.add(title)
+            shown.append(item)
+            if len(shown) == count:
+                break
+        return shown
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What /status shows an admin."""
+
+    now: datetime
+    uptime: timedelta
+    database_kind: str
+    price_rows: int
+    news_rows: int
+    newest_candle_at: datetime | None
+    newest_headline_at: datetime | None
+    analyst: str
+    stats: RuntimeStats
+
+
+class StatusService:
+    """Answers /status: health, freshness, language-model use and handler speed."""
+
+    def __init__(
+        self,
+        database: Database,
+        stats: RuntimeStats,
+        analyst_name: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._database = database
+        self._prices = PriceRepository(database)
+        self._news = NewsRepository(database)
+        self._stats = stats
+        self._analyst_name = analyst_name
+        self._clock = clock
+
+    async def status(self) -> StatusReport:
+        """Gather the numbers; each query is its own short read."""
+        now = self._clock()
+        newest_candle = await self._prices.newest_time(SYMBOL, Interval.HOUR)
+        newest_news = await self._news.latest(1)
+        return StatusReport(
+            now=now,
+            uptime=now - self._stats.started_at,
+            database_kind=self._database.kind,
+            price_rows=await self._prices.count(),
+            news_rows=await self._news.count(),
+            newest_candle_at=newest_candle + Interval.HOUR.length if newest_candle else None,
+            newest_headline_at=newest_news[0].shown_at if newest_news else None,
+            analyst=self._analyst_name,
+            stats=self._stats,
+        )
+

@@ -1,0 +1,112 @@
+"""The bot's settings, read once at start from the environment and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigError
+
+Language = Literal["en", "fr"]
+
+
+class Settings(BaseSettings):
+    """Every knob of Bitcoin Analyzer; `.env.example` describes each one.
+
+    The object is frozen: it is built once in ``main`` and passed to whoever needs it, so no
+    other module reads the environment. Secrets are ``SecretStr`` and never appear in the
+    repr or in logs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        env_ignore_empty=True,
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    telegram_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = Field(default="gemini-2.5-flash", min_length=1)
+    google_gemini_base_url: str | None = None
+    gemini_timeout_seconds: float = Field(default=12.0, gt=0, le=120)
+    gemini_max_output_tokens: int = Field(default=1024, ge=64, le=8192)
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_language: Language = "en"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        """Accept ``ADMIN_IDS=123,456`` (commas or spaces) as well as a real collection."""
+        if not isinstance(value, str):
+            return value
+
+        items = value.replace(",", " ").split()
+        if not all(item.lstrip("-").isdigit() for item in items):
+            raise ValueError("must be Telegram user ids (whole numbers) separated by commas")
+        return frozenset(int(item) for item in items)
+
+    @field_validator("telegram_api_base_url", "telegram_file_base_url", "google_gemini_base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        """Refuse a base URL without an http or https scheme, before any call is made."""
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        """Let ``LOG_LEVEL=debug`` mean what it says."""
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _lower_language(cls, value: object) -> object:
+        """Let ``DEFAULT_LANGUAGE=FR`` mean what it says."""
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: DATABASE_URL, else a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'bitcoin_analyzer.db'}"
+
+    @property
+    def gemini_enabled(self) -> bool:
+        """Whether a Gemini key is set, so the Gemini analyst can be used."""
+        return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation failure into a message that names the setting.
+
+    Args:
+        overrides: Values that win over the environment, for the command line and tests.
+
+    Raises:
+        ConfigError: A setting is invalid; the message names it in the environment's spelling.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for issue in error.errors():
+            name = ".".join(str(part) for part in issue["loc"]).upper() or "settings"
+            problems.append(f"{name}: {issue['msg']}")
+        raise ConfigError("Invalid setting " + "; ".join(problems)) from error

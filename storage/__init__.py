@@ -1,0 +1,1 @@
+"""Persistence for Bitcoin Analyzer: SQLAlchemy models, the engine and the repositories."""

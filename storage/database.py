@@ -1,0 +1,97 @@
+"""The database engine: built once at start, tuned for SQLite, closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from core.errors import ConfigError
+from storage.models import Base
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+
+
+class Database:
+    """The engine and the session factory, shared by every repository.
+
+    Each unit of work opens its own ``AsyncSession`` from ``sessions``; sessions are never
+    shared between concurrent tasks.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+
+    @property
+    def kind(self) -> str:
+        """The database's dialect name: ``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, fit for a log line."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    async def create_schema(self) -> None:
+        """Create the tables that do not exist yet."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def open_database(url: str) -> Database:
+    """Build the engine for a SQLAlchemy URL; SQLite gets WAL and a busy timeout.
+
+    Args:
+        url: Any async SQLAlchemy URL (``sqlite+aiosqlite:///...``,
+            ``postgresql+asyncpg://...``).
+
+    Raises:
+        ConfigError: The URL cannot be understood, or names a driver that is not installed.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ConfigError("Invalid setting DATABASE_URL: not a database URL") from error
+
+    if parsed.get_backend_name() == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+asyncpg":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+    try:
+        engine = create_async_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    except (ArgumentError, ImportError, SQLAlchemyError) as error:
+        raise ConfigError(f"Invalid setting DATABASE_URL: {type(error).__name__}") from error
+
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+
+    logger.info("Database %s opened", engine.url.render_as_string(hide_password=True))
+    return Database(engine)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Switch SQLite to WAL, so readers never wait for the writer, and wait when busy."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,104 @@
+"""The tables Bitcoin Analyzer stores, declared once for SQLite and PostgreSQL alike.
+
+Every timestamp is stored as UTC. SQLite keeps no time zone, so ``UtcDateTime`` writes naive
+UTC and hands back aware UTC datetimes on both databases. Constraint names follow one naming
+convention so that migrations can refer to them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Float, Index, MetaData, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out as aware UTC, whatever the database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes, and give SQLite the naive UTC it can compare."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC one is required")
+
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Mark what the database returns as UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PriceRow(Base):
+    """One candle; the primary key is the unique key that upserts rely on."""
+
+    __tablename__ = "prices"
+
+    symbol: Mapped[str] = mapped_column(String(16), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(4), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NewsRow(Base):
+    """One story, stored once under its stable key.
+
+    ``sort_at`` is the published time, else the time we first saw the story: the order in
+    which /news lists them, kept in a column so that it can be indexed.
+    """
+
+    __tablename__ = "news"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sort_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_news_sort_at", "sort_at"),)
+
+
+class AnalysisRow(Base):
+    """A written analysis, cached by window, language, model and newest data point."""
+
+    __tablename__ = "analyses"
+
+    window: Mapped[str] = mapped_column(String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    newest_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    analyst: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

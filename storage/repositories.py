@@ -1,0 +1,257 @@
+"""Repositories: every read and write the bot makes, each one its own unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.candles import Candle, Interval
+from core.headlines import Headline
+from storage.database import Database
+from storage.models import AnalysisRow, Base, NewsRow, PriceRow
+
+logger = logging.getLogger(__name__)
+
+# SQLite allows 32,766 bound parameters in one statement; ten columns a row stays far below.
+UPSERT_BATCH_ROWS = 1000
+
+
+def _insert(session: AsyncSession, table: type[Base]) -> Any:
+    """Return the dialect's INSERT, which knows ON CONFLICT on SQLite and PostgreSQL alike."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PriceRepository:
+    """Candles, one row per symbol, interval and opening time."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def upsert(self, candles: Iterable[Candle]) -> int:
+        """Insert candles, or update those already stored (an open candle keeps moving).
+
+        Returns:
+            How many candles were written.
+        """
+        rows = [
+            {
+                "symbol": candle.symbol,
+                "interval": str(candle.interval),
+                "opened_at": candle.opened_at,
+                "open": candle.open,
+                "high": candle.high,
+                "low": candle.low,
+                "close": candle.close,
+                "volume": candle.volume,
+                "source": candle.source,
+                "updated_at": _utc_now(),
+            }
+            for candle in candles
+        ]
+        if not rows:
+            return 0
+
+        async with self._sessions.begin() as session:
+            for start in range(0, len(rows), UPSERT_BATCH_ROWS):
+                statement = _insert(session, PriceRow).values(rows[start : start + UPSERT_BATCH_ROWS])
+                changing = ("open", "high", "low", "close", "volume", "source", "updated_at")
+                statement = statement.on_conflict_do_update(
+                    index_elements=["symbol", "interval", "opened_at"],
+                    set_={name: statement.excluded[name] for name in changing},
+                )
+                await session.execute(statement)
+        return len(rows)
+
+    async def newest_time(self, symbol: str, interval: Interval) -> datetime | None:
+        """The opening time of the newest stored candle, or None when there is none."""
+        async with self._sessions() as session:
+            statement = select(func.max(PriceRow.opened_at)).where(
+                PriceRow.symbol == symbol, PriceRow.interval == str(interval)
+            )
+            newest = await session.scalar(statement)
+        if newest is not None and newest.tzinfo is None:
+            # func.max bypasses the column type on SQLite and returns the raw value.
+            newest = newest.replace(tzinfo=UTC)
+        return newest
+
+    async def window(self, symbol: str, interval: Interval, length: timedelta) -> list[Candle]:
+        """The candles of the window that ends with the newest stored one, oldest first.
+
+        The candle that opened exactly ``length`` before the newest one is included, so a 24 h
+        window of hourly candles holds 25 closes, 24 hours apart from first to last.
+        """
+        newest = await self.newest_time(symbol, interval)
+        if newest is None:
+            return []
+
+        async with self._sessions() as session:
+            statement = (
+                select(PriceRow)
+                .where(
+                    PriceRow.symbol == symbol,
+                    PriceRow.interval == str(interval),
+                    PriceRow.opened_at >= newest - length,
+                )
+                .order_by(PriceRow.opened_at)
+            )
+            rows = (await session.scalars(statement)).all()
+        return [_candle_from_row(row) for row in rows]
+
+    async def count(self) -> int:
+        """How many candles are stored, every interval included."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(PriceRow)) or 0)
+
+
+def _candle_from_row(row: PriceRow) -> Candle:
+    return Candle(
+        symbol=row.symbol,
+        interval=Interval(row.interval),
+        opened_at=row.opened_at,
+        open=row.open,
+        high=row.high,
+        low=row.low,
+        close=row.close,
+        volume=row.volume,
+        source=row.source,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHeadline:
+    """A headline as stored, with the time we first saw it."""
+
+    headline: Headline
+    first_seen_at: datetime
+
+    @property
+    def shown_at(self) -> datetime:
+        """The time to show and sort by: published, else first seen."""
+        return self.headline.published_at or self.first_seen_at
+
+
+class NewsRepository:
+    """Headlines, each story stored once under its key."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def add(self, headlines: Sequence[Headline], seen_at: datetime | None = None) -> int:
+        """Store the stories not stored yet; a known key keeps its first version untouched.
+
+        Keeping the first version means an undated story keeps its first-seen time, and is
+        never announced as new again.
+
+        Returns:
+            How many stories were new.
+        """
+        if not headlines:
+            return 0
+
+        seen_at = seen_at or _utc_now()
+        unique = {headline.key: headline for headline in reversed(headlines)}
+        rows = [
+            {
+                "key": headline.key,
+                "title": headline.title,
+                "summary": headline.summary,
+                "link": headline.link,
+                "source": headline.source,
+                "published_at": headline.published_at,
+                "first_seen_at": seen_at,
+                "sort_at": headline.published_at or seen_at,
+            }
+            for headline in unique.values()
+        ]
+
+        async with self._sessions.begin() as session:
+            known = set(
+                await session.scalars(select(NewsRow.key).where(NewsRow.key.in_(unique)))
+            )
+            statement = _insert(session, NewsRow).values(rows).on_conflict_do_nothing(
+                index_elements=["key"]
+            )
+            await session.execute(statement)
+        return len(unique.keys() - known)
+
+    async def latest(self, limit: int) -> list[StoredHeadline]:
+        """The newest stories first, by published time, else first-seen time."""
+        async with self._sessions() as session:
+            statement = select(NewsRow).order_by(NewsRow.sort_at.desc()).limit(limit)
+            rows = (await session.scalars(statement)).all()
+        return [
+            StoredHeadline(
+                headline=Headline(
+                    key=row.key,
+                    title=row.title,
+                    link=row.link,
+                    source=row.source,
+                    published_at=row.published_at,
+                    summary=row.summary,
+                ),
+                first_seen_at=row.first_seen_at,
+            )
+            for row in rows
+        ]
+
+    async def count(self) -> int:
+        """How many stories are stored."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(NewsRow)) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnalysis:
+    """An analysis written earlier for the same window, language, model and data."""
+
+    text: str
+    analyst: str
+    created_at: datetime
+
+
+class AnalysisCache:
+    """Written analyses, so that unchanged data never costs a second model call."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def get(
+        self, window: str, language: str, model: str, newest_at: datetime
+    ) -> CachedAnalysis | None:
+        """The analysis stored under this key, or None."""
+        async with self._sessions() as session:
+            row = await session.get(AnalysisRow, (window, language, model, newest_at))
+        if row is None:
+            return None
+        return CachedAnalysis(text=row.text, analyst=row.analyst, created_at=row.created_at)
+
+    async def put(
+        self, window: str, language: str, model: str, newest_at: datetime, text: str, analyst: str
+    ) -> None:
+        """Store an analysis; a concurrent writer of the same key wins without an error."""
+        row = {
+            "window": window,
+            "language": language,
+            "model": model,
+            "newest_at": newest_at,
+            "text": text,
+            "analyst": analyst,
+            "created_at": _utc_now(),
+        }
+        async with self._sessions.begin() as session:
+            statement = _insert(session, AnalysisRow).values(row).on_conflict_do_nothing()
+            await session.execute(statement)
