@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--lang", choices=("en", "fr"), help="reply language (default: setting)")
 
+    commands.add_parser("ingest", help="fetch prices and headlines once, and say what was stored")
+
     seed = commands.add_parser("seed", help="import the embedded data set, or the given files")
     seed.add_argument("files", nargs="*", type=Path, help="CSV price files or RSS/Atom files")
     return parser
@@ -56,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.console import run_console
 
             return asyncio.run(run_console(settings, arguments.once, arguments.lang))
+        if arguments.command == "ingest":
+            return asyncio.run(_ingest(settings))
         return asyncio.run(_seed(settings, arguments.files))
     except ConfigError as error:
         print(f"bitcoin-analyzer: {error}", file=sys.stderr)
@@ -88,6 +92,20 @@ def _run_bot(settings: Settings) -> int:
     application = build_application(settings)
     application.run_polling(allowed_updates=["message"], drop_pending_updates=False)
     return 0
+
+
+async def _ingest(settings: Settings) -> int:
+    from core.runtime import Runtime
+
+    runtime = await Runtime.start(settings)
+    try:
+        reports = [*await runtime.ingest_prices(), *await runtime.ingest_news()]
+    finally:
+        await runtime.close()
+
+    for report in reports:
+        print(report.summary())
+    return 1 if all(report.error for report in reports) else 0
 
 
 async def _seed(settings: Settings, files: list[Path]) -> int:

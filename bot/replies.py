@@ -125,6 +125,19 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
         unit=text(language, f"unit.{facts.interval.value}"),
     )
     lines += [markup.escape(figures), markup.escape(labels), markup.escape(as_of)]
+    if report.gaps:
+        missing = sum(gap.missing for gap in report.gaps)
+        lines.append(
+            markup.escape(
+                text(
+                    language,
+                    "trend.gaps",
+                    missing=missing,
+                    start=format_time(report.gaps[0].starts_at),
+                    end=format_time(report.gaps[-1].ends_at),
+                )
+            )
+        )
     if report.fallback_reason:
         lines.append(markup.escape(text(language, "trend.fallback")))
     return "\n".join(lines)
@@ -178,8 +191,31 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
             p50=milliseconds(stats.llm_latency.p50()),
             p95=milliseconds(stats.llm_latency.p95()),
         ),
-        text(language, "status.handlers", handled=stats.handled, errors=stats.errors),
     ]
+    for source in report.sources:
+        success = format_time(source.last_success_at) if source.last_success_at else "–"
+        line = text(
+            language, "status.source", name=source.name, kind=source.kind, success=success,
+            rows=source.rows_stored,
+        )
+        if source.last_error_at and (
+            source.last_success_at is None or source.last_error_at > source.last_success_at
+        ):
+            line += " · " + text(
+                language, "status.source_error", at=format_time(source.last_error_at),
+                error=(source.last_error or "")[:80],
+            )
+        lines.append(line)
+    if report.gaps:
+        lines.append(
+            text(
+                language,
+                "status.gaps",
+                count=len(report.gaps),
+                missing=sum(gap.missing for gap in report.gaps),
+            )
+        )
+    lines.append(text(language, "status.handlers", handled=stats.handled, errors=stats.errors))
     for command, tracker in sorted(stats.handler_latency.items()):
         lines.append(
             text(

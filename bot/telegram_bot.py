@@ -9,6 +9,7 @@ from typing import Any
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
+from telegram.request import BaseRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -23,6 +24,7 @@ from bot.replies import HTML
 from bot.splitting import split_message
 from bot.texts import language_of, text
 from core.errors import ConfigError
+from core.ingestion import SourceReport
 from core.runtime import Runtime
 from core.settings import Settings
 
@@ -46,8 +48,15 @@ COMMAND_DESCRIPTIONS = {
 }
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(
+    settings: Settings, *, request: BaseRequest | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
     """Build the Application; the runtime is opened in ``post_init`` and closed at shutdown.
+
+    Args:
+        settings: The settings read at start.
+        request: The object that sends Bot API calls, when not PTB's default HTTP one (tests
+            pass one that records the calls).
 
     Raises:
         ConfigError: No bot token is set.
@@ -56,9 +65,20 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         raise ConfigError("Invalid setting TELEGRAM_BOT_TOKEN: required to run the Telegram bot")
 
     timeout = settings.telegram_timeout_seconds
+    builder = ApplicationBuilder()
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = (
+            builder.connect_timeout(timeout)
+            .read_timeout(timeout)
+            .write_timeout(timeout)
+            .pool_timeout(timeout)
+            .get_updates_connect_timeout(timeout)
+            .get_updates_read_timeout(timeout + 30)
+        )
     application = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        builder.token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
         .defaults(
@@ -67,12 +87,6 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .connect_timeout(timeout)
-        .read_timeout(timeout)
-        .write_timeout(timeout)
-        .pool_timeout(timeout)
-        .get_updates_connect_timeout(timeout)
-        .get_updates_read_timeout(timeout + 30)
         .post_init(_open_runtime(settings))
         .post_shutdown(_close_runtime)
         .build()
@@ -92,9 +106,63 @@ def _open_runtime(settings: Settings) -> Any:
         application.bot_data["runtime"] = runtime
         application.bot_data["commands"] = Commands(runtime)
         await _register_commands(application)
+        if settings.ingestion_enabled:
+            _schedule_ingestion(application, settings)
         logger.info("Bot @%s (id %s) ready", application.bot.username, application.bot.id)
 
     return post_init
+
+
+def _schedule_ingestion(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings
+) -> None:
+    """Run price and news ingestion on a schedule, each job never overlapping itself.
+
+    A run that starts late (the loop was busy, the machine slept) still runs within a grace
+    time of one interval, and several missed runs coalesce into one.
+    """
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise ConfigError("the job queue is missing: install python-telegram-bot[job-queue]")
+
+    for name, callback, minutes in (
+        ("ingest-prices", _ingest_prices_job, settings.price_ingest_minutes),
+        ("ingest-news", _ingest_news_job, settings.news_ingest_minutes),
+    ):
+        seconds = minutes * 60
+        job_queue.run_repeating(
+            callback,
+            interval=seconds,
+            first=1,
+            name=name,
+            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": int(seconds)},
+        )
+
+
+async def _ingest_prices_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime: Runtime = context.bot_data["runtime"]
+    started = time.perf_counter()
+    reports = await runtime.ingest_prices()
+    _log_job("ingest-prices", reports, started)
+
+
+async def _ingest_news_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime: Runtime = context.bot_data["runtime"]
+    started = time.perf_counter()
+    reports = await runtime.ingest_news()
+    _log_job("ingest-news", reports, started)
+
+
+def _log_job(name: str, reports: list[SourceReport], started: float) -> None:
+    logger.info(
+        "job=%s stored=%d new=%d rejected=%d failed_sources=%d duration_ms=%.0f",
+        name,
+        sum(report.stored for report in reports),
+        sum(report.new for report in reports),
+        sum(sum(report.rejected.values()) for report in reports),
+        sum(1 for report in reports if report.error),
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 async def _close_runtime(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

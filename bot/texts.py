@@ -25,6 +25,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "trend.labels": "Trend: {trend} · volatility: {volatility} ({volatility_pct} a year)",
         "trend.as_of": "Data up to {as_of} UTC ({age} old), {points} {unit} candles.",
         "trend.fallback": "Gemini was unavailable; the built-in analyst answered.",
+        "trend.gaps": (
+            "Note: {missing} candles are missing in this window, between {start} and {end} UTC."
+        ),
         "trend.up": "up",
         "trend.down": "down",
         "trend.flat": "flat",
@@ -48,6 +51,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "tokens {tokens_in} in / {tokens_out} out"
         ),
         "status.llm_latency": "LLM latency p50 {p50} · p95 {p95}",
+        "status.source": "{kind} {name}: last success {success}, {rows} rows stored",
+        "status.source_error": "last error {at}: {error}",
+        "status.gaps": "Gaps: {count} stretches, {missing} hourly candles missing this year",
         "status.handlers": "Handlers ({handled} updates, {errors} errors):",
         "status.handler": "/{command}: {count} · p50 {p50} · p95 {p95}",
         "error.window_format": (
@@ -78,6 +84,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "trend.labels": "Tendance : {trend} · volatilité : {volatility} ({volatility_pct} par an)",
         "trend.as_of": "Données jusqu’au {as_of} UTC (il y a {age}), {points} bougies {unit}.",
         "trend.fallback": "Gemini n’était pas disponible ; l’analyste intégré a répondu.",
+        "trend.gaps": (
+            "Attention : {missing} bougies manquent dans cette période, entre le {start} et "
+            "le {end} UTC."
+        ),
         "trend.up": "hausse",
         "trend.down": "baisse",
         "trend.flat": "stable",
@@ -101,6 +111,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "jetons {tokens_in} en entrée / {tokens_out} en sortie"
         ),
         "status.llm_latency": "Latence LLM p50 {p50} · p95 {p95}",
+        "status.source": "{kind} {name} : dernier succès {success}, {rows} lignes stockées",
+        "status.source_error": "dernière erreur {at} : {error}",
+        "status.gaps": "Trous : {count} périodes, {missing} bougies horaires manquantes sur un an",
         "status.handlers": "Commandes ({handled} traitées, {errors} erreurs) :",
         "status.handler": "/{command} : {count} · p50 {p50} · p95 {p95}",
         "error.window_format": (

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+import httpx
 
 from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst
 from core.importer import Importer
+from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.metrics import RuntimeStats
-from core.services import NewsService, StatusService, TrendService
+from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
+from core.sources.pool import ProviderPool
+from core.sources.prices import (
+    BinanceProvider,
+    CoinbaseProvider,
+    CoinGeckoProvider,
+    KrakenProvider,
+    PriceProvider,
+)
 from storage.database import Database, open_database
 from storage.repositories import NewsRepository, PriceRepository
 
 logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
 
 
 @dataclass
@@ -28,15 +43,22 @@ class Runtime:
     trends: TrendService
     news: NewsService
     status: StatusService
+    http: httpx.AsyncClient
+    pool: ProviderPool
+    price_ingestor: PriceIngestor
+    news_ingestor: NewsIngestor
     _gemini_client: Any = None
 
     @classmethod
-    async def start(cls, settings: Settings, *, seed: bool = True) -> Runtime:
+    async def start(
+        cls, settings: Settings, *, seed: bool = True, clock: Clock = utc_now
+    ) -> Runtime:
         """Open the database, create the schema, seed an empty database, build the services.
 
         Args:
             settings: The settings read at start.
             seed: Whether to import the embedded data set into an empty database.
+            clock: The present time; tests move it by hand.
         """
         database = open_database(settings.resolved_database_url)
         try:
@@ -62,22 +84,79 @@ class Runtime:
             )
         logger.info("Analyst: %s", analyst.name if gemini_client is None else settings.gemini_model)
 
+        http = _http_client(settings)
+        pool = ProviderPool(
+            _price_providers(settings, http, clock), order=settings.price_providers, clock=clock
+        )
         return cls(
             settings=settings,
             database=database,
             stats=stats,
             importer=importer,
-            trends=TrendService(database, analyst, builtin, stats),
+            trends=TrendService(database, analyst, builtin, stats, clock),
             news=NewsService(database),
-            status=StatusService(database, stats, analyst.name),
+            status=StatusService(database, stats, analyst.name, clock),
+            http=http,
+            pool=pool,
+            price_ingestor=PriceIngestor(pool, database, clock),
+            news_ingestor=NewsIngestor(
+                http,
+                settings.news_feeds,
+                database,
+                clock,
+                max_bytes=settings.feed_max_bytes,
+                timeout_seconds=settings.http_timeout_seconds,
+            ),
             _gemini_client=gemini_client,
         )
 
+    async def ingest_prices(self) -> list[SourceReport]:
+        """One price pass; when new candles landed, refresh the common analyses."""
+        reports = await self.price_ingestor.run()
+        if any(report.new for report in reports):
+            await self.trends.refresh()
+        return reports
+
+    async def ingest_news(self) -> list[SourceReport]:
+        """One news pass over every feed."""
+        return await self.news_ingestor.run()
+
     async def close(self) -> None:
-        """Close the Gemini client and the database engine."""
+        """Close the HTTP and Gemini clients and the database engine."""
+        await self.http.aclose()
         if self._gemini_client is not None:
             await self._gemini_client.aio.aclose()
         await self.database.close()
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one HTTP client of the price providers and the feeds, with every timeout set."""
+    timeout = settings.http_timeout_seconds
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": "bitcoin-analyzer/0.1"},
+        follow_redirects=True,
+    )
+
+
+def _price_providers(
+    settings: Settings, http: httpx.AsyncClient, clock: Clock
+) -> list[PriceProvider]:
+    """Every known provider at its configured address; the pool keeps those in the order."""
+    timeout = settings.http_timeout_seconds
+    coingecko_key = settings.coingecko_api_key
+    return [
+        BinanceProvider(http, settings.binance_base_url, timeout=timeout, clock=clock),
+        KrakenProvider(http, settings.kraken_base_url, timeout=timeout, clock=clock),
+        CoinbaseProvider(http, settings.coinbase_base_url, timeout=timeout, clock=clock),
+        CoinGeckoProvider(
+            http,
+            settings.coingecko_base_url,
+            api_key=coingecko_key.get_secret_value() if coingecko_key else None,
+            timeout=timeout,
+            clock=clock,
+        ),
+    ]
 
 
 def _gemini_client(settings: Settings) -> Any:

@@ -20,7 +20,16 @@ from core.errors import AnalystError, InputError, NoDataError
 from core.metrics import RuntimeStats
 from core.windows import parse_window
 from storage.database import Database
-from storage.repositories import AnalysisCache, NewsRepository, PriceRepository, StoredHeadline
+from storage.repositories import (
+    AnalysisCache,
+    Gap,
+    GapRepository,
+    NewsRepository,
+    PriceRepository,
+    SourceStatus,
+    SourceStatusRepository,
+    StoredHeadline,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,7 @@ class TrendReport:
         analyst_ms: How long the analyst took (0 for a cache hit).
         fallback_reason: Why the built-in analyst stood in for Gemini, if it did.
         data_age: How old the newest candle's close is.
+        gaps: Stretches of missing candles inside the window.
     """
 
     facts: TrendFacts
@@ -56,6 +66,12 @@ class TrendReport:
     analyst_ms: float
     fallback_reason: str | None
     data_age: timedelta
+    gaps: tuple[Gap, ...] = ()
+
+
+# The analyses refreshed after new prices land, so that most /trend calls hit the cache.
+COMMON_WINDOWS = ("24h", "7d", "30d")
+LANGUAGES = ("en", "fr")
 
 
 class TrendService:
@@ -70,6 +86,7 @@ class TrendService:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._prices = PriceRepository(database)
+        self._gaps = GapRepository(database)
         self._cache = AnalysisCache(database)
         self._analyst = analyst
         self._fallback = fallback
@@ -96,11 +113,16 @@ class TrendService:
         facts = compute_facts(candles, window)
         newest_close = facts.newest_at + window.interval.length
         data_age = max(self._clock() - newest_close, timedelta(0))
+        gaps = tuple(
+            await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
+        )
 
         cached = await self._cache.get(window.label, language, self._analyst.model, facts.newest_at)
         if cached is not None:
             self._stats.llm_cache_hits += 1
-            return TrendReport(facts, cached.text, "cache", cached.analyst, 0.0, None, data_age)
+            return TrendReport(
+                facts, cached.text, "cache", cached.analyst, 0.0, None, data_age, gaps
+            )
 
         answer, fallback_reason = await self._write(facts, candles, language)
         if fallback_reason is None:
@@ -108,10 +130,32 @@ class TrendService:
                 window.label, language, self._analyst.model, facts.newest_at, answer.text,
                 answer.analyst,
             )
-        origin = answer.analyst
         return TrendReport(
-            facts, answer.text, origin, answer.analyst, answer.latency_ms, fallback_reason, data_age
+            facts,
+            answer.text,
+            answer.analyst,
+            answer.analyst,
+            answer.latency_ms,
+            fallback_reason,
+            data_age,
+            gaps,
         )
+
+    async def refresh(self) -> int:
+        """Write the common windows' analyses in both languages ahead of the users.
+
+        Returns:
+            How many analyses were written or found in the cache.
+        """
+        written = 0
+        for window in COMMON_WINDOWS:
+            for language in LANGUAGES:
+                try:
+                    await self.trend(window, language)
+                except NoDataError:
+                    continue
+                written += 1
+        return written
 
     async def _write(
         self, facts: TrendFacts, candles: list, language: str
@@ -202,6 +246,8 @@ class StatusReport:
     newest_headline_at: datetime | None
     analyst: str
     stats: RuntimeStats
+    sources: list[SourceStatus]
+    gaps: list[Gap]
 
 
 class StatusService:
@@ -217,6 +263,8 @@ class StatusService:
         self._database = database
         self._prices = PriceRepository(database)
         self._news = NewsRepository(database)
+        self._sources = SourceStatusRepository(database)
+        self._gaps = GapRepository(database)
         self._stats = stats
         self._analyst_name = analyst_name
         self._clock = clock
@@ -236,5 +284,9 @@ class StatusService:
             newest_headline_at=newest_news[0].shown_at if newest_news else None,
             analyst=self._analyst_name,
             stats=self._stats,
+            sources=await self._sources.all(),
+            gaps=await self._gaps.overlapping(
+                SYMBOL, Interval.HOUR, now - timedelta(days=365), now
+            ),
         )
 

@@ -12,6 +12,14 @@ from core.errors import ConfigError
 
 Language = Literal["en", "fr"]
 
+KNOWN_PROVIDERS = ("binance", "kraken", "coinbase", "coingecko")
+DEFAULT_NEWS_FEEDS = (
+    ("coindesk", "https://www.coindesk.com/arc/outboundfeeds/rss/"),
+    ("cointelegraph", "https://cointelegraph.com/rss"),
+    ("decrypt", "https://decrypt.co/feed"),
+    ("bitcoinmagazine", "https://bitcoinmagazine.com/.rss/full/"),
+)
+
 
 class Settings(BaseSettings):
     """Every knob of Bitcoin Analyzer; `.env.example` describes each one.
@@ -44,6 +52,24 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
 
+    price_providers: Annotated[tuple[str, ...], NoDecode] = (
+        "binance",
+        "kraken",
+        "coinbase",
+        "coingecko",
+    )
+    binance_base_url: str = "https://api.binance.com"
+    kraken_base_url: str = "https://api.kraken.com"
+    coinbase_base_url: str = "https://api.exchange.coinbase.com"
+    coingecko_base_url: str = "https://api.coingecko.com"
+    coingecko_api_key: SecretStr | None = None
+    news_feeds: Annotated[tuple[tuple[str, str], ...], NoDecode] = DEFAULT_NEWS_FEEDS
+    http_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    feed_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000)
+    ingestion_enabled: bool = True
+    price_ingest_minutes: float = Field(default=5.0, ge=1, le=24 * 60)
+    news_ingest_minutes: float = Field(default=15.0, ge=1, le=24 * 60)
+
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_language: Language = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -60,7 +86,46 @@ class Settings(BaseSettings):
             raise ValueError("must be Telegram user ids (whole numbers) separated by commas")
         return frozenset(int(item) for item in items)
 
-    @field_validator("telegram_api_base_url", "telegram_file_base_url", "google_gemini_base_url")
+    @field_validator("price_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        """Accept ``PRICE_PROVIDERS=kraken,binance``: the order of preference."""
+        if not isinstance(value, str):
+            return value
+
+        names = tuple(name.strip().lower() for name in value.split(",") if name.strip())
+        unknown = sorted(set(names) - set(KNOWN_PROVIDERS))
+        if unknown or not names:
+            raise ValueError(
+                f"unknown provider {', '.join(unknown) or '(none given)'}; "
+                f"choose among {', '.join(KNOWN_PROVIDERS)}"
+            )
+        return names
+
+    @field_validator("news_feeds", mode="before")
+    @classmethod
+    def _split_feeds(cls, value: object) -> object:
+        """Accept ``NEWS_FEEDS=name=https://...,other=https://...``."""
+        if not isinstance(value, str):
+            return value
+
+        feeds = []
+        for item in value.split(","):
+            name, separator, url = item.strip().partition("=")
+            if not separator or not name.strip() or not url.strip().startswith(("http://", "https://")):
+                raise ValueError("must be name=https://address pairs separated by commas")
+            feeds.append((name.strip(), url.strip()))
+        return tuple(feeds)
+
+    @field_validator(
+        "telegram_api_base_url",
+        "telegram_file_base_url",
+        "google_gemini_base_url",
+        "binance_base_url",
+        "kraken_base_url",
+        "coinbase_base_url",
+        "coingecko_base_url",
+    )
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         """Refuse a base URL without an http or https scheme, before any call is made."""

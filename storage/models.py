@@ -102,3 +102,28 @@ class AnalysisRow(Base):
     text: Mapped[str] = mapped_column(Text)
     analyst: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SourceStatusRow(Base):
+    """How a price provider or a feed last went, kept across restarts for /status."""
+
+    __tablename__ = "source_status"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    rows_stored: Mapped[int] = mapped_column(default=0)
+
+
+class DataGapRow(Base):
+    """A stretch of missing candles the collector could not fill, first to last missing."""
+
+    __tablename__ = "data_gaps"
+
+    symbol: Mapped[str] = mapped_column(String(16), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(4), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.candles import Candle, Interval
 from core.headlines import Headline
 from storage.database import Database
-from storage.models import AnalysisRow, Base, NewsRow, PriceRow
+from storage.models import (
+    AnalysisRow,
+    Base,
+    DataGapRow,
+    NewsRow,
+    PriceRow,
+    SourceStatusRow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +262,176 @@ class AnalysisCache:
         async with self._sessions.begin() as session:
             statement = _insert(session, AnalysisRow).values(row).on_conflict_do_nothing()
             await session.execute(statement)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """How one price provider or feed last went."""
+
+    name: str
+    kind: str
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    rows_stored: int
+
+
+class SourceStatusRepository:
+    """The last success and the last error of each source, kept across restarts."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def record_success(self, name: str, kind: str, rows: int, at: datetime) -> None:
+        """Note that ``name`` answered at ``at`` and that ``rows`` of its rows were stored."""
+        async with self._sessions.begin() as session:
+            statement = _insert(session, SourceStatusRow).values(
+                name=name, kind=kind, last_success_at=at, rows_stored=rows
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={
+                    "kind": kind,
+                    "last_success_at": at,
+                    "rows_stored": SourceStatusRow.rows_stored + rows,
+                },
+            )
+            await session.execute(statement)
+
+    async def record_failure(self, name: str, kind: str, error: str, at: datetime) -> None:
+        """Note that ``name`` failed at ``at``, and why (the text is cut to 300 characters)."""
+        error = error[:300]
+        async with self._sessions.begin() as session:
+            statement = _insert(session, SourceStatusRow).values(
+                name=name, kind=kind, last_error_at=at, last_error=error, rows_stored=0
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"kind": kind, "last_error_at": at, "last_error": error},
+            )
+            await session.execute(statement)
+
+    async def all(self) -> list[SourceStatus]:
+        """Every source's status, prices first, then by name."""
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(SourceStatusRow).order_by(
+                        SourceStatusRow.kind.desc(), SourceStatusRow.name
+                    )
+                )
+            ).all()
+        return [
+            SourceStatus(
+                row.name, row.kind, row.last_success_at, row.last_error_at, row.last_error,
+                row.rows_stored,
+            )
+            for row in rows
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Candles missing from ``starts_at`` to ``ends_at``, both included."""
+
+    interval: Interval
+    starts_at: datetime
+    ends_at: datetime
+
+    @property
+    def missing(self) -> int:
+        """How many candles are missing."""
+        return int((self.ends_at - self.starts_at) / self.interval.length) + 1
+
+
+class GapRepository:
+    """Holes in the stored series that the collector could not fill."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def scan(
+        self, symbol: str, interval: Interval, start: datetime, end: datetime
+    ) -> list[Gap]:
+        """Find the holes between ``start`` and ``end`` and record them in place of old ones.
+
+        Gaps recorded earlier inside the scanned stretch are replaced, so a hole that was
+        filled since (by another provider, say) disappears.
+        """
+        async with self._sessions.begin() as session:
+            stored = set(
+                await session.scalars(
+                    select(PriceRow.opened_at).where(
+                        PriceRow.symbol == symbol,
+                        PriceRow.interval == str(interval),
+                        PriceRow.opened_at >= start,
+                        PriceRow.opened_at <= end,
+                    )
+                )
+            )
+            gaps = _holes(stored, interval, start, end)
+
+            await session.execute(
+                delete(DataGapRow).where(
+                    DataGapRow.symbol == symbol,
+                    DataGapRow.interval == str(interval),
+                    DataGapRow.starts_at >= start,
+                    DataGapRow.starts_at <= end,
+                )
+            )
+            if gaps:
+                now = _utc_now()
+                await session.execute(
+                    _insert(session, DataGapRow)
+                    .values(
+                        [
+                            {
+                                "symbol": symbol,
+                                "interval": str(interval),
+                                "starts_at": gap.starts_at,
+                                "ends_at": gap.ends_at,
+                                "recorded_at": now,
+                            }
+                            for gap in gaps
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                )
+        return gaps
+
+    async def overlapping(
+        self, symbol: str, interval: Interval, start: datetime, end: datetime
+    ) -> list[Gap]:
+        """The recorded gaps that touch the stretch from ``start`` to ``end``."""
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(DataGapRow)
+                    .where(
+                        DataGapRow.symbol == symbol,
+                        DataGapRow.interval == str(interval),
+                        DataGapRow.starts_at <= end,
+                        DataGapRow.ends_at >= start,
+                    )
+                    .order_by(DataGapRow.starts_at)
+                )
+            ).all()
+        return [Gap(Interval(row.interval), row.starts_at, row.ends_at) for row in rows]
+
+
+def _holes(stored: set[datetime], interval: Interval, start: datetime, end: datetime) -> list[Gap]:
+    """The runs of candle times between ``start`` and ``end`` that are not in ``stored``."""
+    gaps: list[Gap] = []
+    step = interval.length
+    hole_start: datetime | None = None
+    moment = start
+    while moment <= end:
+        if moment not in stored and hole_start is None:
+            hole_start = moment
+        if moment in stored and hole_start is not None:
+            gaps.append(Gap(interval, hole_start, moment - step))
+            hole_start = None
+        moment += step
+    if hole_start is not None:
+        gaps.append(Gap(interval, hole_start, end))
+    return gaps
