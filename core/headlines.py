@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,6 +79,10 @@ _BREAKING_ELEMENTS = frozenset(
 # them), surrogates and private-use code points.
 _REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# CoinDesk follows each <description> with an empty <dc:description/>, and feedparser lets
+# the later, empty element replace the summary; empty ones say nothing, so they go first.
+_EMPTY_DC_DESCRIPTION = re.compile(rb"<dc:description\s*/>|<dc:description>\s*</dc:description>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,8 +325,9 @@ def parse_feed(content: bytes, source: str) -> FeedParse:
     Raises:
         BadResponseError: When the document gives no usable entry at all.
     """
+    document = _EMPTY_DC_DESCRIPTION.sub(b"", content)
     # A stream, because feedparser would take bytes or str as a file name or a URL to open.
-    parsed = feedparser.parse(io.BytesIO(content), sanitize_html=False)
+    parsed = feedparser.parse(io.BytesIO(document), sanitize_html=False)
     irregular = bool(parsed.get("bozo"))
 
     headlines: list[Headline] = []
@@ -379,7 +385,8 @@ def _headline_from_entry(entry: Any, source: str) -> Headline | None:
 def _entry_date(entry: Any) -> datetime | None:
     """Give the entry's published date, else its updated date, as aware UTC, else None."""
     for name in ("published_parsed", "updated_parsed"):
-        moment = entry.get(name)
+        # dict.get skips feedparser's deprecated mapping of updated to published.
+        moment = dict.get(entry, name)
         if not isinstance(moment, struct_time):
             continue
         try:

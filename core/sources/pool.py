@@ -176,12 +176,13 @@ class ProviderPool:
                 when the first one may be asked again.
         """
         failures: list[str] = []
+        failed_now: list[str] = []
         for state in self._states:
             name = state.provider.name
             now = self._clock()
             if state.unavailable_until is not None and now < state.unavailable_until:
-                logger.debug("Provider %s rests until %s", name, state.unavailable_until)
                 until = state.unavailable_until.isoformat(timespec="seconds")
+                logger.debug("Provider %s rests until %s", name, until)
                 failures.append(f"{name}: resting until {until}")
                 continue
 
@@ -190,12 +191,15 @@ class ProviderPool:
             except SourceError as error:
                 self._record_failure(state, error)
                 failures.append(f"{name}: {error}")
+                failed_now.append(f"{name}: {error}")
                 continue
 
             self._record_success(state, answer)
-            if failures:
+            if failed_now:
                 logger.warning(
-                    "Price provider %s served after others failed: %s", name, "; ".join(failures)
+                    "Price provider %s served after others failed: %s",
+                    name,
+                    "; ".join(failed_now),
                 )
             return answer
 
