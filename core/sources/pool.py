@@ -16,6 +16,10 @@ Transient (5xx...)      retried within the run up to :attr:`PoolSettings.transie
                         up to :attr:`PoolSettings.failure_rest_cap`
 Bad response (4xx...)   not retried; rests like a transient failure
 =====================  ===============================================================
+
+A WARNING is logged when a provider failed during a fetch and a later one served, and once
+when every provider failed or rested; a provider that merely rests is logged at DEBUG only,
+so a disabled provider does not warn on every run. /status reads :meth:`ProviderPool.snapshot`.
 """
 
 from __future__ import annotations
@@ -117,7 +121,12 @@ class _ProviderState:
 
 
 class ProviderPool:
-    """Price providers asked in order until one answers."""
+    """Price providers asked in order until one answers.
+
+    Note:
+        The providers' states live in memory only: a restart forgets rests and bans, so the
+        first run after it asks a banned provider once more.
+    """
 
     def __init__(
         self,

@@ -94,7 +94,10 @@ class ProviderAnswer:
 class PriceProvider(Protocol):
     """A source of BTC-USD candles."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The provider's short name, as shown in logs, /status and ``Candle.source``."""
+        ...
 
     async def fetch_candles(self, interval: Interval, since: datetime) -> ProviderAnswer:
         """Fetch the candles of ``interval`` opened at or after ``since``.

@@ -37,6 +37,8 @@ class Scripted:
         content_type: The Content-Type header.
         delay: Seconds to wait before answering.
         chunked: Send the body in chunks without Content-Length.
+        chunk_size: The size of each chunk when chunked.
+        chunk_delay: Seconds to wait before each chunk when chunked.
         repeat: Serve this response again whenever the queue is otherwise empty.
     """
 
@@ -47,6 +49,8 @@ class Scripted:
     content_type: str = "application/json"
     delay: float = 0.0
     chunked: bool = False
+    chunk_size: int = 4096
+    chunk_delay: float = 0.0
     repeat: bool = False
 
     def payload(self) -> bytes:
@@ -117,12 +121,17 @@ class ScriptedServer:
             self.unexpected.append(recorded)
             return web.Response(status=599, text=f"nothing scripted for {request.path}")
 
-        if scripted.delay:
-            try:
-                await asyncio.wait_for(self._closing.wait(), scripted.delay)
-            except TimeoutError:
-                pass
+        await self._pause(scripted.delay)
         return await self._respond(request, scripted)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait, but no longer than until the server closes."""
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        except TimeoutError:
+            pass
 
     def _next(self, path: str) -> Scripted | None:
         queue = self._queues[path]
@@ -142,8 +151,9 @@ class ScriptedServer:
         response = web.StreamResponse(status=scripted.status, headers=headers)
         response.enable_chunked_encoding()
         await response.prepare(request)
-        for start in range(0, len(body), 4096):
-            await response.write(body[start : start + 4096])
+        for start in range(0, len(body), scripted.chunk_size):
+            await self._pause(scripted.chunk_delay)
+            await response.write(body[start : start + scripted.chunk_size])
         await response.write_eof()
         return response
 

@@ -1,6 +1,7 @@
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ COINGECKO_NOW = datetime(2024, 1, 1, 16, 30, tzinfo=UTC)
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def fixture_json(name: str) -> object:
+def fixture_json(name: str) -> Any:
     return json.loads((EXCHANGES / name).read_text())
 
 
