@@ -176,6 +176,8 @@ class ProviderPool:
     async def fetch(self, interval: Interval, since: datetime) -> ProviderAnswer:
         """Get candles from the first provider, in order, that answers.
 
+        An answer with no candles (nothing new yet) is still an answer and ends the search.
+
         Args:
             interval: Hourly or daily.
             since: The earliest opening time wanted, timezone-aware.
