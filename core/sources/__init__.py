@@ -1,0 +1,1 @@
+"""Live data sources: price providers with failover, and news feeds."""
