@@ -13,6 +13,7 @@ import httpx
 from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
+from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
 from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
@@ -47,6 +48,7 @@ class Runtime:
     pool: ProviderPool
     price_ingestor: PriceIngestor
     news_ingestor: NewsIngestor
+    trend_limiter: PerUserLimiter
     _gemini_client: Any = None
 
     @classmethod
@@ -106,6 +108,9 @@ class Runtime:
                 clock,
                 max_bytes=settings.feed_max_bytes,
                 timeout_seconds=settings.http_timeout_seconds,
+            ),
+            trend_limiter=PerUserLimiter(
+                settings.trend_limit_calls, settings.trend_limit_period_seconds
             ),
             _gemini_client=gemini_client,
         )

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     price_ingest_minutes: float = Field(default=5.0, ge=1, le=24 * 60)
     news_ingest_minutes: float = Field(default=15.0, ge=1, le=24 * 60)
 
+    trend_limit_calls: int = Field(default=6, ge=0, le=1000)
+    trend_limit_period_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_language: Language = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
