@@ -66,7 +66,10 @@ def rejection_reason(candle: Candle, now: datetime | None = None) -> str | None:
         return "non_positive_price"
     if candle.high < candle.low:
         return "high_below_low"
-    if not candle.low <= candle.open <= candle.high or not candle.low <= candle.close <= candle.high:
+    if (
+        not candle.low <= candle.open <= candle.high
+        or not candle.low <= candle.close <= candle.high
+    ):
         return "open_close_outside_range"
     if candle.volume is not None and (not math.isfinite(candle.volume) or candle.volume < 0):
         return "bad_volume"
