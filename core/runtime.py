@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst
+from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst, build_gemini_client
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.limits import PerUserLimiter
@@ -75,16 +75,22 @@ class Runtime:
         stats = RuntimeStats()
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
+        analyst_label = builtin.name
         gemini_client = None
-        if settings.gemini_enabled:
-            gemini_client = _gemini_client(settings)
+        if settings.gemini_enabled and settings.gemini_api_key is not None:
+            gemini_client = build_gemini_client(
+                settings.gemini_api_key.get_secret_value(),
+                timeout_s=settings.gemini_timeout_seconds,
+                base_url=settings.google_gemini_base_url,
+            )
             analyst = GeminiAnalyst(
                 gemini_client,
-                model=settings.gemini_model,
-                timeout_seconds=settings.gemini_timeout_seconds,
+                settings.gemini_model,
+                timeout_s=settings.gemini_timeout_seconds,
                 max_output_tokens=settings.gemini_max_output_tokens,
             )
-        logger.info("Analyst: %s", analyst.name if gemini_client is None else settings.gemini_model)
+            analyst_label = f"gemini:{settings.gemini_model}"
+        logger.info("Analyst: %s", analyst_label)
 
         http = _http_client(settings)
         pool = ProviderPool(
@@ -95,9 +101,9 @@ class Runtime:
             database=database,
             stats=stats,
             importer=importer,
-            trends=TrendService(database, analyst, builtin, stats, clock),
+            trends=TrendService(database, analyst, builtin, stats, analyst_label, clock),
             news=NewsService(database),
-            status=StatusService(database, stats, analyst.name, clock),
+            status=StatusService(database, stats, analyst_label, clock),
             http=http,
             pool=pool,
             price_ingestor=PriceIngestor(pool, database, clock),
@@ -132,6 +138,36 @@ class Runtime:
         if self._gemini_client is not None:
             await self._gemini_client.aio.aclose()
         await self.database.close()
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one HTTP client of the price providers and the feeds, with every timeout set."""
+    timeout = settings.http_timeout_seconds
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": "bitcoin-analyzer/0.1"},
+        follow_redirects=True,
+    )
+
+
+def _price_providers(
+    settings: Settings, http: httpx.AsyncClient, clock: Clock
+) -> list[PriceProvider]:
+    """Every known provider at its configured address; the pool keeps those in the order."""
+    timeout = settings.http_timeout_seconds
+    coingecko_key = settings.coingecko_api_key
+    return [
+        BinanceProvider(http, settings.binance_base_url, timeout=timeout, clock=clock),
+        KrakenProvider(http, settings.kraken_base_url, timeout=timeout, clock=clock),
+        CoinbaseProvider(http, settings.coinbase_base_url, timeout=timeout, clock=clock),
+        CoinGeckoProvider(
+            http,
+            settings.coingecko_base_url,
+            api_key=coingecko_key.get_secret_value() if coingecko_key else None,
+            timeout=timeout,
+            clock=clock,
+        ),
+    ]
 
 
 def _http_client(settings: Settings) -> httpx.AsyncClient:
