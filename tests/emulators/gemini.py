@@ -528,6 +528,9 @@ class FakeGemini(LoopbackServer):
         if thought:
             usage["thoughtsTokenCount"] = estimate_tokens(thought)
             usage["totalTokenCount"] += usage["thoughtsTokenCount"]
+        recorded_usage = body.get("usageMetadata") or {}
+        if "serviceTier" in recorded_usage:
+            usage["serviceTier"] = recorded_usage["serviceTier"]
         body["usageMetadata"] = usage
         body["modelVersion"] = request.model
         body["responseId"] = secrets.token_urlsafe(16)

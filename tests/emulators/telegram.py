@@ -10,11 +10,11 @@ derived from them here and says so.
 
 In the test's event loop::
 
-    async with FakeTelegram() as telegram:
-        bot = telegram_bot.Bot("123456:ABC-DEF", base_url=telegram.base_url)
-        telegram.inject_command("/start", chat_id=42, user_id=42)
-        ...  # the bot polls, answers
-        sent = await telegram.wait_for_sent(1)
+    async with FakeTelegram() as fake:
+        application = ApplicationBuilder().token(TOKEN).base_url(fake.base_url).build()
+        ...  # start polling
+        fake.inject_command("/start", chat_id=42, user_id=42)
+        [answer] = await fake.wait_for_sent(1, timeout=5)
 
 As its own process: ``python -m tests.emulators.telegram --port 0`` prints ``READY <url>`` and is
 driven through :class:`RemoteTelegram` (HTTP under ``/_control/``).
@@ -33,6 +33,22 @@ Behaviour that follows Telegram:
   units and bytes that are not an image.
 * Messages to chats it has not seen (through an injected update or :meth:`FakeTelegram.add_chat`)
   answer ``chat not found``, like Telegram for a chat the bot is not in.
+
+What python-telegram-bot 22.8 raises for each :class:`Fault` (see ``test_telegram_emulator.py``):
+
+* ``retry_after``: ``RetryAfter``; ``.retry_after`` is the seconds (a ``timedelta`` when
+  ``PTB_TIMEDELTA=true``, an ``int`` plus a deprecation warning otherwise).
+* ``blocked``, ``deactivated``: ``Forbidden``.
+* ``chat_not_found``, ``cant_parse_entities`` (and every other 400): ``BadRequest``.
+* ``conflict``: ``Conflict``.
+* ``bad_gateway`` (502) and ``drop`` (no answer): ``NetworkError``, not ``TimedOut``.
+* ``delay`` beyond the request's read timeout: ``TimedOut`` (a ``NetworkError`` subclass).
+* 401 (another token): ``InvalidToken``; 404 on ``do_api_request``: ``EndPointNotFound``.
+
+PTB strips a leading ``Bad Request: `` and then applies ``str.capitalize``, so a 400's
+``error.message`` reads ``Can't parse entities: unsupported start tag "p" at byte offset 0``;
+compare those in lower case. Other descriptions (``Forbidden: bot was blocked by the user``)
+are kept as they are.
 
 The token in the URL is recorded (:attr:`FakeTelegram.tokens_seen`) but never logged; aiohttp's
 access log is off because every Bot API URL carries the token.

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import (
     BadRequest,
     Conflict,
@@ -24,6 +24,7 @@ from telegram.error import (
     RetryAfter,
     TimedOut,
 )
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
 from tests.emulators.loopback import EmulatorProcess
@@ -668,3 +669,35 @@ async def test_the_emulator_runs_as_a_process_driven_over_http() -> None:
     assert [(s.text, s.plain_text) for s in sent] == [("<b>hello</b>", "hello")]
     assert [call["status"] for call in calls] == [429, 200]
     assert state["tokens_seen"] == [TOKEN]
+
+
+async def test_a_ptb_application_polls_and_answers_through_the_emulator(
+    telegram: FakeTelegram,
+) -> None:
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_html(f"<b>Hello</b>, {update.effective_user.id}")
+
+    application = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(telegram.base_url)
+        .get_updates_read_timeout(3.0)
+        .build()
+    )
+    application.add_handler(CommandHandler("start", start))
+    telegram.inject_command("/start", chat_id=USER, user_id=USER)
+
+    async with application:
+        await application.start()
+        await application.updater.start_polling(timeout=1, poll_interval=0)
+        [answer] = await telegram.wait_for_sent(1, timeout=5, chat_id=USER)
+        await application.updater.stop()
+        await application.stop()
+
+    assert (answer.plain_text, answer.parse_mode) == (f"Hello, {USER}", "HTML")
+    assert [call.method for call in telegram.calls()][:3] == [
+        "getMe",
+        "deleteWebhook",
+        "getUpdates",
+    ]
+    assert telegram.pending_updates == []
