@@ -9,7 +9,6 @@ from typing import Any
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
-from telegram.request import BaseRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -18,6 +17,7 @@ from telegram.ext import (
     Defaults,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.commands import Commands, Requester, log_handled
 from bot.replies import HTML
@@ -97,7 +97,6 @@ def build_application(
     application.add_handler(CommandHandler(list(COMMAND_NAMES), _on_command, filters=new_messages))
     application.add_error_handler(_on_error)
     return application
-
 
 
 def _open_runtime(settings: Settings) -> Any:
@@ -194,10 +193,13 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     requester = Requester(
         chat_id=message.chat_id,
         user_id=user.id if user else None,
-        language=language_of(user.language_code if user else None, runtime.settings.default_language),
+        language=language_of(
+            user.language_code if user else None, runtime.settings.default_language
+        ),
         is_admin=user is not None and user.id in runtime.settings.admin_ids,
     )
-    context.chat_data["language"] = requester.language
+    if context.chat_data is not None:
+        context.chat_data["language"] = requester.language
 
     try:
         if command == "trend":

@@ -130,7 +130,9 @@ class TrendService:
             await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
         )
 
-        cached = await self._cache.get(window.label, language, self._analyst_label, facts.newest_at)
+        cached = await self._cache.get(
+            window.label, language, self._analyst_label, facts.newest_at
+        )
         if cached is not None:
             self._stats.llm_cache_hits += 1
             return TrendReport(
@@ -306,4 +308,3 @@ class StatusService:
                 SYMBOL, Interval.HOUR, now - timedelta(days=365), now
             ),
         )
-
