@@ -7,6 +7,7 @@ passes through ``Markup.escape`` exactly once, here and nowhere else.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -193,11 +194,21 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
         ),
         text(
             language,
+            "status.llm_failures",
+            failures=_counts(stats.llm_failures),
+            fallbacks=_counts(stats.llm_fallbacks),
+        ),
+        text(
+            language,
             "status.llm_latency",
             p50=milliseconds(stats.llm_latency.p50()),
             p95=milliseconds(stats.llm_latency.p95()),
         ),
     ]
+    if report.llm_resting_until is not None:
+        lines.append(
+            text(language, "status.llm_resting", until=format_time(report.llm_resting_until))
+        )
     for source in report.sources:
         success = format_time(source.last_success_at) if source.last_success_at else "–"
         line = text(
@@ -241,6 +252,11 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
         )
     title = markup.bold(markup.escape(text(language, "status.title")))
     return "\n".join([title, *(markup.escape(line) for line in lines)])
+
+
+def _counts(counter: Mapping[str, int]) -> str:
+    """``timeout 2, rate_limited 1``, or a dash when nothing was counted."""
+    return ", ".join(f"{name} {count}" for name, count in sorted(counter.items())) or "–"
 
 
 def input_error_reply(error: InputError, language: str, markup: Markup) -> str:

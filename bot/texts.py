@@ -52,6 +52,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "LLM: {calls} calls, {hits} cache hits, {fallbacks} fallbacks, "
             "tokens {tokens_in} in / {tokens_out} out"
         ),
+        "status.llm_failures": "LLM failures: {failures} · fallbacks: {fallbacks}",
+        "status.llm_resting": "Gemini is resting after a rate limit until {until} UTC",
         "status.llm_latency": "LLM latency p50 {p50} · p95 {p95}",
         "status.source": "{kind} {name}: last success {success}, {rows} rows stored",
         "status.source_error": "last error {at}: {error}",
@@ -116,6 +118,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "LLM : {calls} appels, {hits} réponses en cache, {fallbacks} replis, "
             "jetons {tokens_in} en entrée / {tokens_out} en sortie"
         ),
+        "status.llm_failures": "Échecs LLM : {failures} · replis : {fallbacks}",
+        "status.llm_resting": "Gemini est au repos après une limite de débit jusqu’à {until} UTC",
         "status.llm_latency": "Latence LLM p50 {p50} · p95 {p95}",
         "status.source": "{kind} {name} : dernier succès {success}, {rows} lignes stockées",
         "status.source_error": "dernière erreur {at} : {error}",

@@ -53,6 +53,7 @@ class RuntimeStats:
         default_factory=lambda: defaultdict(LatencyTracker)
     )
     llm_calls: int = 0
+    llm_failures: Counter[str] = field(default_factory=Counter)
     llm_cache_hits: int = 0
     llm_fallbacks: Counter[str] = field(default_factory=Counter)
     llm_tokens_in: int = 0

@@ -15,6 +15,7 @@ from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
+from core.resilience import CircuitBreaker, GuardedAnalyst
 from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
 from core.sources.pool import ProviderPool
@@ -76,6 +77,7 @@ class Runtime:
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
         analyst_label = builtin.name
+        circuit: CircuitBreaker | None = None
         gemini_client = None
         if settings.gemini_enabled and settings.gemini_api_key is not None:
             gemini_client = build_gemini_client(
@@ -83,12 +85,18 @@ class Runtime:
                 timeout_s=settings.gemini_timeout_seconds,
                 base_url=settings.google_gemini_base_url,
             )
-            analyst = GeminiAnalyst(
-                gemini_client,
-                settings.gemini_model,
-                timeout_s=settings.gemini_timeout_seconds,
-                max_output_tokens=settings.gemini_max_output_tokens,
+            guarded = GuardedAnalyst(
+                GeminiAnalyst(
+                    gemini_client,
+                    settings.gemini_model,
+                    timeout_s=settings.gemini_timeout_seconds,
+                    max_output_tokens=settings.gemini_max_output_tokens,
+                ),
+                stats,
+                clock,
+                retries=settings.gemini_retries,
             )
+            analyst, circuit = guarded, guarded.circuit
             analyst_label = f"gemini:{settings.gemini_model}"
         logger.info("Analyst: %s", analyst_label)
 
@@ -101,9 +109,17 @@ class Runtime:
             database=database,
             stats=stats,
             importer=importer,
-            trends=TrendService(database, analyst, builtin, stats, analyst_label, clock),
+            trends=TrendService(
+                database,
+                analyst,
+                builtin,
+                stats,
+                analyst_label,
+                clock,
+                deadline_seconds=settings.trend_deadline_seconds,
+            ),
             news=NewsService(database),
-            status=StatusService(database, stats, analyst_label, clock),
+            status=StatusService(database, stats, analyst_label, clock, circuit),
             http=http,
             pool=pool,
             price_ingestor=PriceIngestor(pool, database, clock),

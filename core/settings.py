@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_model: str = Field(default="gemini-2.5-flash", min_length=1)
     google_gemini_base_url: str | None = None
-    gemini_timeout_seconds: float = Field(default=12.0, gt=0, le=120)
+    gemini_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     gemini_max_output_tokens: int = Field(default=1024, ge=64, le=8192)
+    gemini_retries: int = Field(default=2, ge=0, le=5)
+    trend_deadline_seconds: float = Field(default=20.0, gt=0, le=120)
 
     data_dir: Path = Path("data")
     database_url: str | None = None

@@ -19,9 +19,9 @@ TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijklmno"
 
 
 @pytest.fixture
-def bot_settings(tmp_path) -> Settings:
+def bot_settings(seeded_settings: Settings) -> Settings:
     return load_settings(
-        data_dir=tmp_path / "data", telegram_bot_token=TOKEN, admin_ids=str(ADMIN_ID)
+        data_dir=seeded_settings.data_dir, telegram_bot_token=TOKEN, admin_ids=str(ADMIN_ID)
     )
 
 
