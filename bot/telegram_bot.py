@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -20,6 +21,8 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.commands import Commands, Requester, log_handled
+from bot.health import HealthServer
+from bot.logs import request_id
 from bot.replies import HTML
 from bot.splitting import split_message
 from bot.texts import language_of, text
@@ -107,6 +110,15 @@ def _open_runtime(settings: Settings) -> Any:
         await _register_commands(application)
         if settings.ingestion_enabled:
             _schedule_ingestion(application, settings)
+        if settings.metrics_port is not None:
+            health = HealthServer(
+                runtime,
+                lambda: application.updater is not None and application.updater.running,
+                settings.metrics_host,
+                settings.metrics_port,
+            )
+            await health.start()
+            application.bot_data["health"] = health
         logger.info("Bot @%s (id %s) ready", application.bot.username, application.bot.id)
 
     return post_init
@@ -165,6 +177,9 @@ def _log_job(name: str, reports: list[SourceReport], started: float) -> None:
 
 
 async def _close_runtime(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    health: HealthServer | None = application.bot_data.pop("health", None)
+    if health is not None:
+        await health.stop()
     runtime: Runtime | None = application.bot_data.pop("runtime", None)
     if runtime is not None:
         await runtime.close()
@@ -186,6 +201,7 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
 
     started = time.perf_counter()
+    request_id.set(uuid.uuid4().hex[:8])
     runtime: Runtime = context.bot_data["runtime"]
     commands: Commands = context.bot_data["commands"]
     command, arguments = _split_command(message.text)

@@ -140,13 +140,24 @@ class Runtime:
     async def ingest_prices(self) -> list[SourceReport]:
         """One price pass; when new candles landed, refresh the common analyses."""
         reports = await self.price_ingestor.run()
+        self._count(reports)
         if any(report.new for report in reports):
             await self.trends.refresh()
         return reports
 
     async def ingest_news(self) -> list[SourceReport]:
         """One news pass over every feed."""
-        return await self.news_ingestor.run()
+        reports = await self.news_ingestor.run()
+        self._count(reports)
+        return reports
+
+    def _count(self, reports: list[SourceReport]) -> None:
+        for report in reports:
+            source = report.name.split(" (", 1)[0]
+            if report.error:
+                self.stats.ingestion_errors[source] += 1
+            else:
+                self.stats.ingested_rows[source] += report.new
 
     async def close(self) -> None:
         """Close the HTTP and Gemini clients and the database engine."""
