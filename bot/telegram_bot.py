@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -16,6 +17,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    Job,
     filters,
 )
 from telegram.request import BaseRequest
@@ -106,7 +108,7 @@ def _open_runtime(settings: Settings) -> Any:
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         runtime = await Runtime.start(settings)
         application.bot_data["runtime"] = runtime
-        application.bot_data["commands"] = Commands(runtime)
+        application.bot_data["commands"] = Commands(runtime, lambda: _scheduled_jobs(application))
         await _register_commands(application)
         if settings.ingestion_enabled:
             _schedule_ingestion(application, settings)
@@ -174,6 +176,23 @@ def _log_job(name: str, reports: list[SourceReport], started: float) -> None:
         sum(1 for report in reports if report.error),
         (time.perf_counter() - started) * 1000,
     )
+
+
+def _scheduled_jobs(
+    application: Application[Any, Any, Any, Any, Any, Any],
+) -> list[tuple[str, datetime | None]]:
+    """Each scheduled job's name and next run, for /status."""
+    if application.job_queue is None:
+        return []
+    return [(job.name or "job", _next_run(job)) for job in application.job_queue.jobs()]
+
+
+def _next_run(job: Job[Any]) -> datetime | None:
+    # A job added before the scheduler starts has no next run time yet.
+    try:
+        return job.next_t
+    except AttributeError:
+        return None
 
 
 async def _close_runtime(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

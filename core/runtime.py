@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -119,7 +119,14 @@ class Runtime:
                 deadline_seconds=settings.trend_deadline_seconds,
             ),
             news=NewsService(database),
-            status=StatusService(database, stats, analyst_label, clock, circuit),
+            status=StatusService(
+                database,
+                stats,
+                analyst_label,
+                clock,
+                circuit,
+                stale_after=timedelta(minutes=settings.stale_after_minutes),
+            ),
             http=http,
             pool=pool,
             price_ingestor=PriceIngestor(pool, database, clock),
