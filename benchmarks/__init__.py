@@ -1,0 +1,1 @@
+"""Benchmarks of Bitcoin Analyzer, run on demand with ``python -m benchmarks``, never by pytest."""

@@ -1,0 +1,221 @@
+"""/trend handler latency: a cache hit against a cache miss behind a model answering in 7 s.
+
+Method. The real PTB ``Application`` of ``bot/telegram_bot.py`` is built with a
+``RecordingRequest`` (tests/support/telegram_updates.py) in place of PTB's HTTP client, so every
+Bot API call (``sendChatAction``, ``sendMessage``) is encoded and decoded by PTB but leaves no
+process. Each call is a real ``Update`` parsed by PTB from the recorded ``getUpdates`` body, fed
+to ``Application.process_update``; the time is taken around that call, from the update's
+arrival to the last reply handed to the Bot API client. The database is a copy of the seeded
+SQLite file (the embedded real data set). Every call comes from a different user, so the
+per-user allowance (6 a minute) never refuses one; that check is part of what is timed.
+
+Gemini is the emulator of tests/emulators/gemini.py in its own process on 127.0.0.1, answering
+every prompt after 7 s (the latency of the original report) with two sentences that state the
+prompt's own trend label, so that every answer passes the product's checks and is cached.
+
+* Hits: one miss fills the cache for ``/trend 24h``, 50 unmeasured hits warm the code paths,
+  then 1,000 hits are timed one after another. The same 1,000 calls are also timed on
+  ``TrendService.trend`` alone, to split the time between the service and the Telegram side.
+* Misses: waiting 7 s a thousand times would take two hours, so the misses run in waves of
+  concurrent calls. Before each wave a new hourly candle lands (derived: the real candle one
+  week earlier, moved to the next hour and scaled to open at the last close), so the cache key
+  (window, language, model, newest candle) is new and every call of the wave misses. The calls
+  of a wave share that key: the service has no single-flight, so each of them asks Gemini, and
+  the benchmark checks that the model was asked exactly once per call. A miss's latency is
+  therefore 7 s plus the handler's own work plus the queueing behind the other calls of its
+  wave on the one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from datetime import UTC
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from benchmarks.support import (
+    BOT_TOKEN,
+    GEMINI_KEY,
+    GEMINI_LATENCY_SECONDS,
+    Context,
+    Result,
+    Row,
+    local_settings,
+    ms,
+    summarize_ms,
+)
+from bot.telegram_bot import build_application
+from core.candles import SYMBOL, Interval
+from core.runtime import Runtime
+from storage.repositories import PriceRepository
+from tests.emulators.gemini import RemoteGemini, Reply
+from tests.emulators.loopback import EmulatorProcess
+from tests.support.telegram_updates import RecordingRequest, command_update
+
+logger = logging.getLogger(__name__)
+
+NAME = "trend_latency"
+TITLE = "/trend handler latency: cache hit against cache miss"
+HIT_GOAL_MS = 5.0
+
+
+@dataclasses.dataclass
+class _Sizes:
+    hits: int
+    warmup: int
+    waves: int
+    wave_size: int
+
+
+def _sizes(quick: bool) -> _Sizes:
+    if quick:
+        return _Sizes(hits=200, warmup=20, waves=2, wave_size=50)
+    return _Sizes(hits=1000, warmup=50, waves=10, wave_size=100)
+
+
+async def run(context: Context) -> Result:
+    """Time hits and misses through the real handler; see the module docstring."""
+    sizes = _sizes(context.quick)
+    result = Result(NAME, TITLE, __doc__ or "")
+    data_dir = await context.seeded_data_dir(NAME)
+
+    async with (
+        EmulatorProcess("benchmarks.model_server", "--api-key", GEMINI_KEY) as process,
+        RemoteGemini(process.url) as gemini,
+    ):
+        await gemini.set_default(Reply.answer().after(GEMINI_LATENCY_SECONDS))
+        settings = local_settings(
+            data_dir,
+            telegram_bot_token=BOT_TOKEN,
+            gemini_api_key=GEMINI_KEY,
+            google_gemini_base_url=process.url,
+            gemini_timeout_seconds=GEMINI_LATENCY_SECONDS + 3,
+            trend_deadline_seconds=GEMINI_LATENCY_SECONDS + 5,
+        )
+        request = RecordingRequest()
+        application = build_application(settings, request=request)
+        await application.initialize()
+        assert application.post_init is not None
+        await application.post_init(application)
+        try:
+            await _measure(application, request, sizes, result)
+        finally:
+            await application.shutdown()
+            assert application.post_shutdown is not None
+            await application.post_shutdown(application)
+    return result
+
+
+async def _measure(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    request: RecordingRequest,
+    sizes: _Sizes,
+    result: Result,
+) -> None:
+    runtime: Runtime = application.bot_data["runtime"]
+    users = iter(range(100_000_001, 200_000_000))
+
+    def update(text: str) -> Update:
+        user = next(users)
+        return command_update(application.bot, text, user_id=user, update_id=user)
+
+    first = await _timed(application, update("/trend 24h"))
+    if runtime.stats.llm_calls != 1 or runtime.stats.llm_cache_hits != 0:
+        raise RuntimeError("the first /trend did not ask Gemini once")
+    for _ in range(sizes.warmup):
+        await _timed(application, update("/trend 24h"))
+
+    hits_before = runtime.stats.llm_cache_hits
+    sent_before = len(request.sent_texts())
+    hit_updates = [update("/trend 24h") for _ in range(sizes.hits)]
+    hits = [await _timed(application, item) for item in hit_updates]
+    if runtime.stats.llm_cache_hits - hits_before != sizes.hits or runtime.stats.llm_calls != 1:
+        raise RuntimeError("a timed hit did not come from the cache")
+    if len(request.sent_texts()) - sent_before != sizes.hits:
+        raise RuntimeError("a timed hit sent no reply")
+
+    service = []
+    for _ in range(sizes.hits):
+        started = time.perf_counter()
+        await runtime.trends.trend("24h", "en")
+        service.append(time.perf_counter() - started)
+
+    misses = await _misses(application, runtime, sizes, update)
+
+    hit = summarize_ms(hits)
+    alone = summarize_ms(service)
+    miss = summarize_ms(misses)
+    met = hit["p50"] < HIT_GOAL_MS
+    result.rows += [
+        Row(f"hit p50 ({sizes.hits} calls)", ms(hit["p50"]), f"< {HIT_GOAL_MS:g} ms", met),
+        Row("hit p99", ms(hit["p99"])),
+        Row("hit p50, TrendService.trend alone", ms(alone["p50"])),
+        Row(
+            f"miss p50 ({len(misses)} calls, {sizes.waves} waves of {sizes.wave_size})",
+            ms(miss["p50"]),
+        ),
+        Row("miss p99", ms(miss["p99"])),
+        Row("miss p50 beyond the model's 7 s", ms(miss["p50"] - GEMINI_LATENCY_SECONDS * 1000)),
+        Row("miss p50 / hit p50", f"{miss['p50'] / hit['p50']:,.0f}x"),
+    ]
+    result.notes.append(
+        f"The first /trend after start took {ms(first * 1000)} (a miss on a cold process)."
+    )
+    result.notes.append(
+        f"Of a hit's {ms(hit['p50'])}, the service (window, facts, gaps, cache read) takes "
+        f"{ms(alone['p50'])}; the rest is PTB and the reply (typing action, HTML reply, "
+        "limiter, log line)."
+    )
+
+
+async def _misses(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    runtime: Runtime,
+    sizes: _Sizes,
+    update: Any,
+) -> list[float]:
+    prices = PriceRepository(runtime.database)
+    latencies: list[float] = []
+    for _ in range(sizes.waves):
+        await _land_next_candle(prices)
+        calls_before = runtime.stats.llm_calls
+        wave = [update("/trend 24h") for _ in range(sizes.wave_size)]
+        latencies += await asyncio.gather(*(_timed(application, item) for item in wave))
+        asked = runtime.stats.llm_calls - calls_before
+        if asked != sizes.wave_size or sum(runtime.stats.llm_fallbacks.values()):
+            raise RuntimeError(f"a wave of {sizes.wave_size} misses asked Gemini {asked} times")
+    return latencies
+
+
+async def _land_next_candle(prices: PriceRepository) -> None:
+    """Store a derived next hourly candle: last week's same hour, scaled to open at the last close.
+
+    The derived candle keeps the real candle's shape (its moves relative to its open).
+    """
+    window = await prices.window(SYMBOL, Interval.HOUR, Interval.DAY.length * 7)
+    newest, week_ago = window[-1], window[0]
+    scale = newest.close / week_ago.open
+    opened_at = newest.opened_at + Interval.HOUR.length
+    derived = dataclasses.replace(
+        week_ago,
+        opened_at=opened_at.astimezone(UTC),
+        open=week_ago.open * scale,
+        high=week_ago.high * scale,
+        low=week_ago.low * scale,
+        close=week_ago.close * scale,
+        source="derived",
+    )
+    await prices.upsert([derived])
+
+
+async def _timed(
+    application: Application[Any, Any, Any, Any, Any, Any], update: Update
+) -> float:
+    started = time.perf_counter()
+    await application.process_update(update)
+    return time.perf_counter() - started
