@@ -115,8 +115,13 @@ def render(
     lines.append("")
 
     for result in results:
-        lines += ["", f"## {result.title}", "", f"`{COMMAND} {result.name}`, "
-                  f"{result.seconds:.0f} s in this run.", ""]
+        lines += [
+            "",
+            f"## {result.title}",
+            "",
+            f"`{COMMAND} {result.name}`, {result.seconds:.0f} s in this run.",
+            "",
+        ]
         lines += [_unwrap(result.method), ""]
         if result.notes:
             lines += ["What this run showed:", ""]

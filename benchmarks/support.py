@@ -74,7 +74,8 @@ class Context:
             database = open_database(sqlite_url(path))
             try:
                 await database.create_schema()
-                await Importer(PriceRepository(database), NewsRepository(database)).import_embedded()
+                importer = Importer(PriceRepository(database), NewsRepository(database))
+                await importer.import_embedded()
             finally:
                 await database.close()
             self._seeded = path

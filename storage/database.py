@@ -95,8 +95,11 @@ def open_database(url: str) -> Database:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
+    # A server connection can die while pooled, so it is tested before use; a SQLite file
+    # connection cannot, and the test would cost a round trip to the driver's thread.
+    pre_ping = parsed.get_backend_name() != "sqlite"
     try:
-        engine = create_async_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+        engine = create_async_engine(parsed, connect_args=connect_args, pool_pre_ping=pre_ping)
     except (ArgumentError, ImportError, SQLAlchemyError) as error:
         raise ConfigError(f"Invalid setting DATABASE_URL: {type(error).__name__}") from error
 

@@ -88,14 +88,8 @@ class PriceRepository:
     async def newest_time(self, symbol: str, interval: Interval) -> datetime | None:
         """The opening time of the newest stored candle, or None when there is none."""
         async with self._sessions() as session:
-            statement = select(func.max(PriceRow.opened_at)).where(
-                PriceRow.symbol == symbol, PriceRow.interval == str(interval)
-            )
-            newest = await session.scalar(statement)
-        if newest is not None and newest.tzinfo is None:
-            # func.max bypasses the column type on SQLite and returns the raw value.
-            newest = newest.replace(tzinfo=UTC)
-        return newest
+            newest = await session.scalar(_newest_statement(symbol, interval))
+        return _as_utc(newest) if newest is not None else None
 
     async def window(self, symbol: str, interval: Interval, length: timedelta) -> list[Candle]:
         """The candles of the window that ends with the newest stored one, oldest first.
@@ -103,17 +97,17 @@ class PriceRepository:
         The candle that opened exactly ``length`` before the newest one is included, so a 24 h
         window of hourly candles holds 25 closes, 24 hours apart from first to last.
         """
-        newest = await self.newest_time(symbol, interval)
-        if newest is None:
-            return []
-
+        # One session for both reads: each checkout costs a round trip to the driver's thread.
         async with self._sessions() as session:
+            newest = await session.scalar(_newest_statement(symbol, interval))
+            if newest is None:
+                return []
             statement = (
                 select(PriceRow)
                 .where(
                     PriceRow.symbol == symbol,
                     PriceRow.interval == str(interval),
-                    PriceRow.opened_at >= newest - length,
+                    PriceRow.opened_at >= _as_utc(newest) - length,
                 )
                 .order_by(PriceRow.opened_at)
             )
@@ -124,6 +118,18 @@ class PriceRepository:
         """How many candles are stored, every interval included."""
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(PriceRow)) or 0)
+
+
+def _newest_statement(symbol: str, interval: Interval) -> Any:
+    """The opening time of the newest candle of a series (None when there is none)."""
+    return select(func.max(PriceRow.opened_at)).where(
+        PriceRow.symbol == symbol, PriceRow.interval == str(interval)
+    )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Mark a naive time as UTC: func.max bypasses the column type on SQLite."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _candle_from_row(row: PriceRow) -> Candle:

@@ -8,6 +8,7 @@ in production.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ BOT_USERNAME = "example_bot"
 BOT_ID = 1234567890
 
 
+@functools.cache
 def _recorded(name: str) -> dict[str, Any]:
+    # Read once: callers deep-copy the body before changing it.
     body = json.loads((TELEGRAM_FIXTURES / name).read_text())
     return body
 
