@@ -118,4 +118,3 @@ def _kraken_row(candle: Candle) -> list[object]:
         f"{candle.volume or 0.0:.8f}",
         0,
     ]
-

@@ -51,17 +51,17 @@ TITLE = "Gemini calls for 1,000 /trend requests over one simulated hour"
 REQUESTS = 1000
 HOUR_STARTS = datetime(2025, 11, 22, 12, 30, tzinfo=UTC)
 PASS_EVERY = timedelta(minutes=5)
-WINDOWS = (
-    (None, 45),
-    ("7d", 15),
-    ("30d", 10),
-    ("90d", 8),
-    ("1y", 7),
-    ("6h", 5),
-    ("48h", 5),
-    ("14d", 5),
-)
-LANGUAGES = (("en", 70), ("fr", 30))
+WINDOWS: dict[str | None, int] = {
+    None: 45,
+    "7d": 15,
+    "30d": 10,
+    "90d": 8,
+    "1y": 7,
+    "6h": 5,
+    "48h": 5,
+    "14d": 5,
+}
+LANGUAGES = {"en": 70, "fr": 30}
 SEED = 20251122
 
 
@@ -89,7 +89,7 @@ async def run(context: Context) -> Result:
             counted_from = runtime.stats.llm_calls
             refresh_calls, new_candles = await _play_hour(runtime, clock)
             calls = runtime.stats.llm_calls - counted_from
-            if sum(runtime.stats.llm_fallbacks.values()) or len(gemini.requests()) != (
+            if runtime.stats.llm_fallbacks.total() or len(gemini.requests()) != (
                 counted_from + calls
             ):
                 raise RuntimeError("some analyses fell back or were not counted")
@@ -149,15 +149,13 @@ async def _check_new_candles(runtime: Runtime) -> None:
 async def _play_hour(runtime: Runtime, clock: FakeClock) -> tuple[int, int]:
     """Run the passes and the requests in time order; return refresh calls and new candles."""
     chooser = random.Random(SEED)
-    windows, window_weights = zip(*WINDOWS, strict=True)
-    languages, language_weights = zip(*LANGUAGES, strict=True)
     events: list[tuple[datetime, int, str | None, str]] = [
         (HOUR_STARTS + PASS_EVERY * number, 0, None, "") for number in range(12)
     ]
     for _ in range(REQUESTS):
         at = HOUR_STARTS + timedelta(seconds=chooser.uniform(0, 3600))
-        window = chooser.choices(windows, window_weights)[0]
-        language = chooser.choices(languages, language_weights)[0]
+        window = chooser.choices(list(WINDOWS), list(WINDOWS.values()))[0]
+        language = chooser.choices(list(LANGUAGES), list(LANGUAGES.values()))[0]
         events.append((at, 1, window, language))
     events.sort(key=lambda event: (event[0], event[1]))
 

@@ -278,14 +278,14 @@ def loopback_only() -> Iterator[list[str]]:
             raise socket.gaierror(f"benchmark guard: lookup of {name} refused")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    setattr(socket.socket, "connect", connect)  # noqa: B010 - patching a C type's method
+    setattr(socket.socket, "connect_ex", connect_ex)  # noqa: B010
     socket.getaddrinfo = getaddrinfo
     try:
         yield attempts
     finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        setattr(socket.socket, "connect", real_connect)  # noqa: B010
+        setattr(socket.socket, "connect_ex", real_connect_ex)  # noqa: B010
         socket.getaddrinfo = real_getaddrinfo
 
 

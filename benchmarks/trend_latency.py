@@ -101,7 +101,7 @@ async def run(context: Context) -> Result:
             gemini_timeout_seconds=GEMINI_LATENCY_SECONDS + 3,
             trend_deadline_seconds=GEMINI_LATENCY_SECONDS + 5,
         )
-        request = RecordingRequest()
+        request = SignallingRequest()
         application = build_application(settings, request=request)
         await application.initialize()
         assert application.post_init is not None
@@ -117,7 +117,7 @@ async def run(context: Context) -> Result:
 
 async def _measure(
     application: Application[Any, Any, Any, Any, Any, Any],
-    request: RecordingRequest,
+    request: SignallingRequest,
     sizes: _Sizes,
     result: Result,
 ) -> None:
@@ -212,14 +212,14 @@ async def _misses(
         wave = [update("/trend 24h") for _ in range(sizes.wave_size)]
         latencies += await asyncio.gather(*(_timed(application, item) for item in wave))
         asked = runtime.stats.llm_calls - calls_before
-        if asked != sizes.wave_size or sum(runtime.stats.llm_fallbacks.values()):
+        if asked != sizes.wave_size or runtime.stats.llm_fallbacks.total():
             raise RuntimeError(f"a wave of {sizes.wave_size} misses asked Gemini {asked} times")
     return latencies
 
 
 async def _behind_a_miss(
     application: Application[Any, Any, Any, Any, Any, Any],
-    request: RecordingRequest,
+    request: SignallingRequest,
     runtime: Runtime,
     samples: int,
     update: Any,
@@ -243,7 +243,19 @@ async def _behind_a_miss(
     return latencies
 
 
-async def _replied(request: RecordingRequest, update: Update) -> None:
+class SignallingRequest(RecordingRequest):
+    """The recording Bot API client, which also says when a call was recorded."""
+
+    def __post_init__(self) -> None:
+        self.recorded = asyncio.Event()
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        answer = await super().do_request(*args, **kwargs)
+        self.recorded.set()
+        return answer
+
+
+async def _replied(request: SignallingRequest, update: Update) -> None:
     """Wait until the reply to ``update`` has been handed to the Bot API client."""
     assert update.effective_chat is not None
     chat_id = str(update.effective_chat.id)
@@ -252,7 +264,8 @@ async def _replied(request: RecordingRequest, update: Update) -> None:
             call.method == "sendMessage" and str(call.parameters.get("chat_id")) == chat_id
             for call in request.calls[-50:]
         ):
-            await asyncio.sleep(0.001)
+            request.recorded.clear()
+            await request.recorded.wait()
 
 
 async def _land_next_candle(prices: PriceRepository) -> None:
