@@ -11,9 +11,12 @@ from typing import Any
 import httpx
 
 from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst
+from core.charts import ChartService
+from core.digest import DigestService
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.metrics import RuntimeStats
+from core.schedules import DailySchedule
 from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
 from core.sources.pool import ProviderPool
@@ -47,6 +50,8 @@ class Runtime:
     pool: ProviderPool
     price_ingestor: PriceIngestor
     news_ingestor: NewsIngestor
+    charts: ChartService
+    digest: DigestService
     _gemini_client: Any = None
 
     @classmethod
@@ -88,14 +93,29 @@ class Runtime:
         pool = ProviderPool(
             _price_providers(settings, http, clock), order=settings.price_providers, clock=clock
         )
+        trends = TrendService(database, analyst, builtin, stats, clock)
+        news = NewsService(database)
+        charts = ChartService(database)
+        digest = DigestService(
+            database,
+            trends,
+            news,
+            charts,
+            DailySchedule(settings.digest_time, settings.digest_zone),
+            clock,
+            channel=settings.digest_chat_id,
+            channel_language=settings.default_language,
+        )
         return cls(
             settings=settings,
             database=database,
             stats=stats,
             importer=importer,
-            trends=TrendService(database, analyst, builtin, stats, clock),
-            news=NewsService(database),
-            status=StatusService(database, stats, analyst.name, clock),
+            trends=trends,
+            news=news,
+            status=StatusService(
+                database, stats, analyst.name, clock, digest_status=digest.status
+            ),
             http=http,
             pool=pool,
             price_ingestor=PriceIngestor(pool, database, clock),
@@ -107,6 +127,8 @@ class Runtime:
                 max_bytes=settings.feed_max_bytes,
                 timeout_seconds=settings.http_timeout_seconds,
             ),
+            charts=charts,
+            digest=digest,
             _gemini_client=gemini_client,
         )
 

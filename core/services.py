@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.analysis import TrendFacts, compute_facts
 from core.analysts import Analyst, AnalystAnswer
@@ -30,6 +31,9 @@ from storage.repositories import (
     SourceStatusRepository,
     StoredHeadline,
 )
+
+if TYPE_CHECKING:
+    from core.digest import DigestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +252,7 @@ class StatusReport:
     stats: RuntimeStats
     sources: list[SourceStatus]
     gaps: list[Gap]
+    digest: DigestStatus | None = None
 
 
 class StatusService:
@@ -259,8 +264,10 @@ class StatusService:
         stats: RuntimeStats,
         analyst_name: str,
         clock: Callable[[], datetime] = utc_now,
+        digest_status: Callable[[], Awaitable[DigestStatus]] | None = None,
     ) -> None:
         self._database = database
+        self._digest_status = digest_status
         self._prices = PriceRepository(database)
         self._news = NewsRepository(database)
         self._sources = SourceStatusRepository(database)
@@ -288,5 +295,6 @@ class StatusService:
             gaps=await self._gaps.overlapping(
                 SYMBOL, Interval.HOUR, now - timedelta(days=365), now
             ),
+            digest=await self._digest_status() if self._digest_status is not None else None,
         )
 
