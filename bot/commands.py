@@ -45,7 +45,7 @@ class CommandResult:
 
     Attributes:
         text: The reply, in the markup that was asked for.
-        outcome: ``ok``, ``usage``, ``denied``, ``no_data`` or ``unknown``.
+        outcome: ``ok``, ``usage``, ``denied``, ``limited``, ``no_data`` or ``unknown``.
         details: Extra fields for the log line (the analyst's origin and latency).
     """
 
@@ -101,6 +101,11 @@ class Commands:
         return CommandResult(help_reply(requester.language, markup))
 
     async def _trend(self, arguments: str, requester: Requester, markup: Markup) -> CommandResult:
+        limited = not requester.is_admin and requester.user_id is not None
+        if limited and not await self._runtime.trend_limiter.allow(requester.user_id):
+            reply = markup.escape(text(requester.language, "error.rate_limited"))
+            return CommandResult(reply, outcome="limited")
+
         report = await self._runtime.trends.trend(arguments or None, requester.language)
         details = {"analyst": report.origin, "analyst_ms": round(report.analyst_ms)}
         if report.fallback_reason:

@@ -17,6 +17,8 @@ again as one of these, chained with ``from`` so the original stays in the traceb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class BitcoinAnalyzerError(Exception):
     """The root of every error this project raises on purpose."""
@@ -27,19 +29,25 @@ class ConfigError(BitcoinAnalyzerError):
 
 
 class InputError(BitcoinAnalyzerError):
-    """A user's argument or a file cannot be understood.
+    """A user's argument, or a file given to the importer, cannot be understood.
 
     Attributes:
-        code: A stable word that the adapters turn into a message in the user's language.
-        params: Values for that message, such as the offending text, already cut short.
+        code: A short, stable word the caller turns into a translated message
+            (``window_format``, ``window_unit``...); ``input`` when none was given.
+        params: Values the translated message may show, such as the offending ``text``
+            already cut to a safe length.
     """
 
     def __init__(
-        self, message: str, *, code: str = "invalid_input", params: dict[str, object] | None = None
+        self,
+        message: str = "",
+        *,
+        code: str = "input",
+        params: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message or code)
         self.code = code
-        self.params = params or {}
+        self.params: dict[str, object] = dict(params or {})
 
 
 class NoDataError(BitcoinAnalyzerError):
@@ -82,10 +90,13 @@ class AnalystError(BitcoinAnalyzerError):
     Attributes:
         reason: A short, stable word for logs and counters (``timeout``, ``blocked``,
             ``rate_limited``, ``api_error``, ``empty``, ``rejected``...).
+        detail: More about the reason, for logs; never the model's text. For ``rejected``
+            it starts with the stable name of the failed check (``direction``...).
         retry_after: Seconds the service asked us to wait, when it said so.
     """
 
     def __init__(self, reason: str, detail: str = "", retry_after: float | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.detail = detail
         self.retry_after = retry_after

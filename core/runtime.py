@@ -15,6 +15,7 @@ from core.charts import ChartService
 from core.digest import DigestService
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
+from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
 from core.schedules import DailySchedule
 from core.services import NewsService, StatusService, TrendService, utc_now
@@ -52,6 +53,7 @@ class Runtime:
     news_ingestor: NewsIngestor
     charts: ChartService
     digest: DigestService
+    trend_limiter: PerUserLimiter
     _gemini_client: Any = None
 
     @classmethod
@@ -129,6 +131,9 @@ class Runtime:
             ),
             charts=charts,
             digest=digest,
+            trend_limiter=PerUserLimiter(
+                settings.trend_limit_calls, settings.trend_limit_period_seconds
+            ),
             _gemini_client=gemini_client,
         )
 
