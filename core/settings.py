@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     digest_time: time = time(8, 0)
     digest_tz: str = "UTC"
     digest_chat_id: int | str | None = None
+
     trend_limit_calls: int = Field(default=6, ge=0, le=1000)
     trend_limit_period_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
