@@ -114,7 +114,7 @@ def render_png(
     if len(candles) < MIN_CHART_POINTS:
         raise NoDataError(f"{len(candles)} candles are too few to draw")
 
-    closed_at = [candle.opened_at + candle.interval.length for candle in candles]
+    closed_at = mdates.date2num([candle.opened_at + candle.interval.length for candle in candles])
     closes = [candle.close for candle in candles]
     lows = [candle.low for candle in candles]
     highs = [candle.high for candle in candles]
@@ -124,6 +124,7 @@ def render_png(
         try:
             FigureCanvasAgg(figure)
             axes = figure.add_subplot()
+            axes.xaxis_date(tz=UTC)
             axes.fill_between(closed_at, lows, highs, color="#f7931a", alpha=0.18, linewidth=0)
             axes.plot(closed_at, closes, color="#d4700a", linewidth=1.8)
 

@@ -1,5 +1,4 @@
-"""The daily digest: what goes in it, who gets it on a local date, and the claims that keep
-each chat's digest to one a day, whatever carries it.
+"""The daily digest: its contents, its recipients, and the claims that send it once a day.
 
 The adapter that sends (Telegram in ``bot/``) hands :meth:`DigestService.run` a ``deliver``
 coroutine; everything else (who is due, the claims, the bookkeeping) happens here.
@@ -184,6 +183,10 @@ class DigestService:
         self.owner = process_name()
         self._running = asyncio.Lock()
 
+    def now(self) -> datetime:
+        """The present time on the service's clock."""
+        return self._clock()
+
     async def compose(self, language: str) -> Digest:
         """Put today's digest together from what is available; never fails for a part.
 
@@ -202,8 +205,11 @@ class DigestService:
         )
 
         missing = [] if price is not None else ["price"]
-        missing += [f"trend_{window}" for window, report in zip(DIGEST_WINDOWS, trends, strict=True)
-                    if report is None]
+        missing += [
+            f"trend_{window}"
+            for window, report in zip(DIGEST_WINDOWS, trends, strict=True)
+            if report is None
+        ]
         missing += [] if headlines is not None else ["news"]
         missing += [] if chart is not None else ["chart"]
         available = [report for report in trends if report is not None]
@@ -220,6 +226,22 @@ class DigestService:
             chart=chart,
             missing=tuple(missing),
         )
+
+    async def subscribe(
+        self, chat_id: int, chat_type: str, language: str
+    ) -> tuple[bool, datetime]:
+        """Subscribe a chat in ``language`` (or renew it).
+
+        Returns:
+            Whether it was not subscribed before, and when its first digest is due.
+        """
+        now = self._clock()
+        new = await self.subscriptions.subscribe(chat_id, chat_type, language, now)
+        return new, self.schedule.next_after(now)
+
+    async def unsubscribe(self, chat_id: int) -> bool:
+        """Stop a chat's digest; returns whether it was subscribed."""
+        return await self.subscriptions.unsubscribe(chat_id)
 
     async def recipients(self, moment: datetime) -> list[Recipient]:
         """Who gets the digest of ``moment``'s local date: the channel, then the subscribers.
@@ -325,7 +347,7 @@ class DigestService:
         try:
             return await deliver(recipient, digest)
         except Exception as error:
-            logger.error("Digest delivery to one chat failed unexpectedly", exc_info=True)
+            logger.exception("Digest delivery to one chat failed unexpectedly")
             return Delivery(ok=False, detail=f"unexpected {type(error).__name__}")
 
     async def _after_failure(self, recipient: Recipient, delivery: Delivery) -> Recipient | None:

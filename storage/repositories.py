@@ -492,7 +492,9 @@ class SubscriptionRepository:
         """
         async with self._sessions.begin() as session:
             before = await session.get(SubscriptionRow, chat_id)
-            await session.execute(delete(SubscriptionRow).where(SubscriptionRow.chat_id == chat_id))
+            await session.execute(
+                delete(SubscriptionRow).where(SubscriptionRow.chat_id == chat_id)
+            )
         return before is not None and before.active
 
     async def get(self, chat_id: int) -> Subscription | None:
