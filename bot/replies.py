@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.texts import text
+from bot.texts import has_text, text
 from core.charts import ChartLabels, ChartService, PriceSeries
 from core.digest import Digest, DigestStatus
 from core.errors import InputError
-from core.numbers import format_percent, format_usd
+from core.numbers import format_pct, format_usd
 from core.services import StatusReport, TrendReport
 from storage.repositories import StoredHeadline
 
@@ -116,7 +116,7 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
         "trend.figures",
         first=format_usd(facts.first_close, language),
         last=format_usd(facts.last_close, language),
-        change=format_percent(facts.change_pct, language, signed=True),
+        change=format_pct(facts.change_pct, language),
         low=format_usd(facts.low, language),
         high=format_usd(facts.high, language),
     )
@@ -125,7 +125,7 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
         "trend.labels",
         trend=text(language, f"trend.{facts.trend.value}"),
         volatility=text(language, f"vol.{facts.volatility_label.value}"),
-        volatility_pct=format_percent(facts.volatility * 100, language),
+        volatility_pct=format_pct(facts.volatility, language, signed=False),
     )
     as_of = text(
         language,
@@ -247,11 +247,11 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
 def input_error_reply(error: InputError, language: str, markup: Markup) -> str:
     """A usage message for an argument we could not read, echoing it cut and escaped."""
     echoed = str(error.params.get("text", ""))[:ECHO_MAX_CHARS]
-    try:
-        message = text(language, f"error.{error.code}", text=echoed)
-    except KeyError:
-        message = text(language, "error.invalid_input")
-    return markup.escape(message)
+    family = error.code.split("_", 1)[0]
+    for key in (f"error.{error.code}", f"error.{family}_format", "error.invalid_input"):
+        if has_text(key):
+            return markup.escape(text(language, key, text=echoed))
+    return markup.escape(text(language, "error.invalid_input"))
 
 
 def digest_status_lines(status: DigestStatus, language: str) -> list[str]:
@@ -318,7 +318,7 @@ def _price_line(digest: Digest, language: str) -> str:
         language,
         "digest.price",
         price=format_usd(price.price, language),
-        change=format_percent(price.change_pct, language, signed=True),
+        change=format_pct(price.change_pct, language, signed=True),
     )
 
 
@@ -366,7 +366,7 @@ def digest_text(digest: Digest, markup: Markup, *, for_subscriber: bool) -> str:
             "digest.trend",
             window=_window_heading(facts.window.label, language),
             trend=text(language, f"trend.{facts.trend.value}"),
-            change=format_percent(facts.change_pct, language, signed=True),
+            change=format_pct(facts.change_pct, language, signed=True),
             volatility=text(language, f"vol.{facts.volatility_label.value}"),
         )
         lines += ["", markup.bold(markup.escape(heading)), markup.escape(report.text)]

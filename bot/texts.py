@@ -6,6 +6,8 @@ caller for the markup in use, and the texts themselves hold no markup.
 
 from __future__ import annotations
 
+from core.languages import resolve_language
+
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "help.title": "Bitcoin Analyzer",
@@ -119,7 +121,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "I did not understand the window “{text}”. Try /trend 24h, /trend 7d or /trend 1y."
         ),
         "error.count_format": "I did not understand “{text}”. Try /news or /news 10.",
-        "error.too_many_arguments": "Please give just one value, for example /trend 7d.",
+        "error.window_several": "Please give just one window, for example /trend 7d.",
+        "error.window_not_positive": (
+            "A window must be longer than zero, for example /trend 24h or /trend 7d."
+        ),
         "error.invalid_input": "I did not understand that. Try /help.",
         "error.no_data": "I do not have enough stored prices for that window yet.",
         "error.rate_limited": "That is a lot of questions at once! Please wait a minute.",
@@ -245,7 +250,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "/trend 1an."
         ),
         "error.count_format": "Je n’ai pas compris « {text} ». Essayez /news ou /news 10.",
-        "error.too_many_arguments": "Donnez une seule valeur, par exemple /trend 7j.",
+        "error.window_several": "Donnez une seule période, par exemple /trend 7j.",
+        "error.window_not_positive": (
+            "Une période doit être plus longue que zéro, par exemple /trend 24h ou /trend 7j."
+        ),
         "error.invalid_input": "Je n’ai pas compris. Essayez /help.",
         "error.no_data": "Je n’ai pas encore assez de prix enregistrés pour cette période.",
         "error.rate_limited": "Cela fait beaucoup de questions d’un coup ! Patientez une minute.",
@@ -262,8 +270,13 @@ def text(language: str, key: str, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+def has_text(key: str) -> bool:
+    """Whether ``key`` names a sentence."""
+    return key in TEXTS["en"]
+
+
 def language_of(language_code: str | None, default: str) -> str:
     """French when Telegram says the user speaks French, else English, else the default."""
     if not language_code:
         return default
-    return "fr" if language_code.lower().startswith("fr") else "en"
+    return resolve_language(language_code)

@@ -54,6 +54,7 @@ from core.answers import check_answer, clean_answer, trim_to_sentences
 from core.candles import Candle
 from core.errors import AnalystError
 from core.languages import FRENCH, resolve_language
+from core.numbers import NARROW_NO_BREAK, NO_BREAK, format_pct, format_usd
 from core.prompts import ANSWER_MAX_CHARS, build_analyst_prompt
 from core.windows import Window
 
@@ -79,9 +80,6 @@ _SAFETY_FINISHES = frozenset(
 )
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (*_AIOHTTP_ERRORS, httpx.TransportError, OSError)
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
-
-_NO_BREAK = "\u00a0"
-_NARROW_NO_BREAK = "\u202f"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,31 +155,6 @@ def describe_trend(facts: TrendFacts, language: str) -> str:
     return f"{_trend_sentence_en(facts)} {_VOLATILITY_EN[facts.volatility_label]}"
 
 
-def format_usd(value: float, language: str) -> str:
-    """Format a price in whole dollars: ``$104,136`` in English, ``104 136 $`` in French.
-
-    French uses a narrow no-break space between thousands and a no-break space before the
-    sign, so that a price never breaks across lines.
-    """
-    grouped = f"{round(value):,}"
-    if resolve_language(language) == FRENCH:
-        return f"{grouped.replace(',', _NARROW_NO_BREAK)}{_NO_BREAK}$"
-    return f"${grouped}"
-
-
-def format_pct(value: float, language: str, *, signed: bool = True) -> str:
-    """Format a percentage with one decimal: ``+1.5%`` in English, ``+1,5 %`` in French.
-
-    From 100 % on, whole numbers with thousands separators are shown (``+40,003%``).
-    """
-    sign = "+" if signed else ""
-    text = f"{value:{sign},.0f}" if abs(value) >= 100 else f"{value:{sign}.1f}"
-    if resolve_language(language) == FRENCH:
-        french = text.replace(",", _NARROW_NO_BREAK).replace(".", ",")
-        return f"{french}{_NO_BREAK}%"
-    return f"{text}%"
-
-
 def _trend_sentence_en(facts: TrendFacts) -> str:
     """The English sentence on the direction and the price levels."""
     if facts.trend is Trend.UP:
@@ -211,7 +184,7 @@ def _trend_sentence_fr(facts: TrendFacts) -> str:
     else:
         verb = "est resté sans direction claire"
     return (
-        f"Sur {_window_fr(facts.window)}, le bitcoin {verb}{_NO_BREAK}: il est passé de "
+        f"Sur {_window_fr(facts.window)}, le bitcoin {verb}{NO_BREAK}: il est passé de "
         f"{format_usd(facts.first_close, 'fr')} à {format_usd(facts.last_close, 'fr')} "
         f"({format_pct(facts.change_pct, 'fr')}), avec un plus bas à "
         f"{format_usd(facts.low, 'fr')} et un plus haut à {format_usd(facts.high, 'fr')}."
@@ -230,7 +203,7 @@ def _window_en(window: Window) -> str:
 
 def _window_fr(window: Window) -> str:
     """Name a window in French: "les 24 dernières heures", "la dernière année"."""
-    amount = f"{window.amount:,}".replace(",", _NARROW_NO_BREAK)
+    amount = f"{window.amount:,}".replace(",", NARROW_NO_BREAK)
     if window.unit == "h":
         return "la dernière heure" if window.amount == 1 else f"les {amount} dernières heures"
     if window.unit == "d":
@@ -256,7 +229,7 @@ _VOLATILITY_FR = {
         "calmes ni particulièrement agitées."
     ),
     VolatilityLabel.VOLATILE: (
-        f"Le marché a été agité, avec de fortes variations{_NO_BREAK}: le prix peut changer "
+        f"Le marché a été agité, avec de fortes variations{NO_BREAK}: le prix peut changer "
         "vite dans un sens comme dans l'autre."
     ),
 }

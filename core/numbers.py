@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-# French groups thousands with a narrow no-break space and puts units after a no-break space.
-NARROW_NBSP = "\u202f"
-NBSP = "\u00a0"
+from core.languages import FRENCH, resolve_language
+
+# French groups thousands with a narrow no-break space and puts units after a no-break
+# space, so that a number never breaks across lines.
+NO_BREAK = "\u00a0"
+NARROW_NO_BREAK = "\u202f"
 
 
 def format_usd(value: float, language: str) -> str:
-    """A dollar amount, rounded to whole dollars from 1,000 up and to cents below."""
-    decimals = 0 if abs(value) >= 1000 else 2
-    grouped = f"{abs(value):,.{decimals}f}"
-    sign = "-" if value < 0 else ""
-    if language == "fr":
-        grouped = grouped.replace(",", NARROW_NBSP).replace(".", ",")
-        return f"{sign}{grouped}{NBSP}$"
-    return f"{sign}${grouped}"
+    """Format a price in whole dollars: ``$104,136`` in English, ``104 136 $`` in French.
+
+    French uses a narrow no-break space between thousands and a no-break space before the
+    sign, so that a price never breaks across lines.
+    """
+    grouped = f"{round(value):,}"
+    if resolve_language(language) == FRENCH:
+        return f"{grouped.replace(',', NARROW_NO_BREAK)}{NO_BREAK}$"
+    return f"${grouped}"
 
 
-def format_percent(value: float, language: str, *, signed: bool = False) -> str:
-    """A percentage with one decimal (two below 1 %), with a sign when asked."""
-    decimals = 2 if abs(value) < 1 else 1
-    number = f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
-    if language == "fr":
-        return number.replace(".", ",") + f"{NBSP}%"
-    return number + "%"
+def format_pct(value: float, language: str, *, signed: bool = True) -> str:
+    """Format a percentage with one decimal: ``+1.5%`` in English, ``+1,5 %`` in French.
+
+    From 100 % on, whole numbers with thousands separators are shown (``+40,003%``).
+    """
+    sign = "+" if signed else ""
+    text = f"{value:{sign},.0f}" if abs(value) >= 100 else f"{value:{sign}.1f}"
+    if resolve_language(language) == FRENCH:
+        french = text.replace(",", NARROW_NO_BREAK).replace(".", ",")
+        return f"{french}{NO_BREAK}%"
+    return f"{text}%"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst
+from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst, build_gemini_client
 from core.charts import ChartService
 from core.digest import DigestService
 from core.importer import Importer
@@ -80,22 +80,28 @@ class Runtime:
         stats = RuntimeStats()
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
+        analyst_label = builtin.name
         gemini_client = None
-        if settings.gemini_enabled:
-            gemini_client = _gemini_client(settings)
+        if settings.gemini_enabled and settings.gemini_api_key is not None:
+            gemini_client = build_gemini_client(
+                settings.gemini_api_key.get_secret_value(),
+                timeout_s=settings.gemini_timeout_seconds,
+                base_url=settings.google_gemini_base_url,
+            )
             analyst = GeminiAnalyst(
                 gemini_client,
-                model=settings.gemini_model,
-                timeout_seconds=settings.gemini_timeout_seconds,
+                settings.gemini_model,
+                timeout_s=settings.gemini_timeout_seconds,
                 max_output_tokens=settings.gemini_max_output_tokens,
             )
-        logger.info("Analyst: %s", analyst.name if gemini_client is None else settings.gemini_model)
+            analyst_label = f"gemini:{settings.gemini_model}"
+        logger.info("Analyst: %s", analyst_label)
 
         http = _http_client(settings)
         pool = ProviderPool(
             _price_providers(settings, http, clock), order=settings.price_providers, clock=clock
         )
-        trends = TrendService(database, analyst, builtin, stats, clock)
+        trends = TrendService(database, analyst, builtin, stats, analyst_label, clock)
         news = NewsService(database)
         charts = ChartService(database)
         digest = DigestService(
@@ -116,7 +122,7 @@ class Runtime:
             trends=trends,
             news=news,
             status=StatusService(
-                database, stats, analyst.name, clock, digest_status=digest.status
+                database, stats, analyst_label, clock, digest_status=digest.status
             ),
             http=http,
             pool=pool,
@@ -154,6 +160,36 @@ class Runtime:
         if self._gemini_client is not None:
             await self._gemini_client.aio.aclose()
         await self.database.close()
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one HTTP client of the price providers and the feeds, with every timeout set."""
+    timeout = settings.http_timeout_seconds
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": "bitcoin-analyzer/0.1"},
+        follow_redirects=True,
+    )
+
+
+def _price_providers(
+    settings: Settings, http: httpx.AsyncClient, clock: Clock
+) -> list[PriceProvider]:
+    """Every known provider at its configured address; the pool keeps those in the order."""
+    timeout = settings.http_timeout_seconds
+    coingecko_key = settings.coingecko_api_key
+    return [
+        BinanceProvider(http, settings.binance_base_url, timeout=timeout, clock=clock),
+        KrakenProvider(http, settings.kraken_base_url, timeout=timeout, clock=clock),
+        CoinbaseProvider(http, settings.coinbase_base_url, timeout=timeout, clock=clock),
+        CoinGeckoProvider(
+            http,
+            settings.coingecko_base_url,
+            api_key=coingecko_key.get_secret_value() if coingecko_key else None,
+            timeout=timeout,
+            clock=clock,
+        ),
+    ]
 
 
 def _http_client(settings: Settings) -> httpx.AsyncClient:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from core.analysis import TrendFacts, compute_facts
 from core.analysts import Analyst, AnalystAnswer
-from core.candles import SYMBOL, Interval
+from core.candles import SYMBOL, Candle, Interval
 from core.errors import AnalystError, InputError, NoDataError
 from core.metrics import RuntimeStats
 from core.windows import parse_window
@@ -87,8 +87,21 @@ class TrendService:
         analyst: Analyst,
         fallback: Analyst,
         stats: RuntimeStats,
+        analyst_label: str,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """Prepare the service.
+
+        Args:
+            database: Where candles, gaps and cached analyses live.
+            analyst: The analyst asked first.
+            fallback: The analyst that answers when the first one fails (the built-in one).
+            stats: The counters /status shows.
+            analyst_label: The first analyst and its model (``gemini:gemini-2.5-flash``):
+                part of the cache key, so a new model never serves an old model's words.
+            clock: The present time.
+        """
+        self._analyst_label = analyst_label
         self._prices = PriceRepository(database)
         self._gaps = GapRepository(database)
         self._cache = AnalysisCache(database)
@@ -121,7 +134,7 @@ class TrendService:
             await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
         )
 
-        cached = await self._cache.get(window.label, language, self._analyst.model, facts.newest_at)
+        cached = await self._cache.get(window.label, language, self._analyst_label, facts.newest_at)
         if cached is not None:
             self._stats.llm_cache_hits += 1
             return TrendReport(
@@ -131,7 +144,11 @@ class TrendService:
         answer, fallback_reason = await self._write(facts, candles, language)
         if fallback_reason is None:
             await self._cache.put(
-                window.label, language, self._analyst.model, facts.newest_at, answer.text,
+                window.label,
+                language,
+                self._analyst_label,
+                facts.newest_at,
+                answer.text,
                 answer.analyst,
             )
         return TrendReport(
@@ -139,7 +156,7 @@ class TrendService:
             answer.text,
             answer.analyst,
             answer.analyst,
-            answer.latency_ms,
+            answer.latency_s * 1000,
             fallback_reason,
             data_age,
             gaps,
@@ -162,7 +179,7 @@ class TrendService:
         return written
 
     async def _write(
-        self, facts: TrendFacts, candles: list, language: str
+        self, facts: TrendFacts, candles: Sequence[Candle], language: str
     ) -> tuple[AnalystAnswer, str | None]:
         """Ask the analyst; on any failure, the built-in one writes from the same facts."""
         if self._analyst is self._fallback:
@@ -184,7 +201,7 @@ class TrendService:
         self._stats.llm_calls += 1
         self._stats.llm_tokens_in += answer.tokens_in or 0
         self._stats.llm_tokens_out += answer.tokens_out or 0
-        self._stats.llm_latency.add(answer.latency_ms)
+        self._stats.llm_latency.add(answer.latency_s * 1000)
         return answer, None
 
 

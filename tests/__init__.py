@@ -1,0 +1,1 @@
+"""Tests for Bitcoin Analyzer, laid out like the packages they test."""

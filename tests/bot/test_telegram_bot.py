@@ -50,7 +50,7 @@ async def test_start_registers_commands_in_english_and_french(started: Any) -> N
     registered = [call for call in request.calls if call.method == "setMyCommands"]
 
     assert [call.parameters.get("language_code") for call in registered] == [None, "fr"]
-    assert [command.command for command in registered[0].parameters["commands"]] == [
+    assert [command["command"] for command in registered[0].parameters["commands"]] == [
         "trend",
         "news",
         "status",

@@ -27,6 +27,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from core.analysis import Trend, TrendFacts, compute_facts
+from core.numbers import format_pct, format_usd
 from core.analysts import (
     Analyst,
     AnalystAnswer,
@@ -34,8 +35,6 @@ from core.analysts import (
     GeminiAnalyst,
     build_gemini_client,
     describe_trend,
-    format_pct,
-    format_usd,
     gemini_http_options,
     response_text,
     retry_after_seconds,
