@@ -51,9 +51,9 @@ class Runtime:
     pool: ProviderPool
     price_ingestor: PriceIngestor
     news_ingestor: NewsIngestor
+    trend_limiter: PerUserLimiter
     charts: ChartService
     digest: DigestService
-    trend_limiter: PerUserLimiter
     _gemini_client: Any = None
 
     @classmethod
@@ -135,11 +135,11 @@ class Runtime:
                 max_bytes=settings.feed_max_bytes,
                 timeout_seconds=settings.http_timeout_seconds,
             ),
-            charts=charts,
-            digest=digest,
             trend_limiter=PerUserLimiter(
                 settings.trend_limit_calls, settings.trend_limit_period_seconds
             ),
+            charts=charts,
+            digest=digest,
             _gemini_client=gemini_client,
         )
 
@@ -190,52 +190,3 @@ def _price_providers(
             clock=clock,
         ),
     ]
-
-
-def _http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one HTTP client of the price providers and the feeds, with every timeout set."""
-    timeout = settings.http_timeout_seconds
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        headers={"User-Agent": "bitcoin-analyzer/0.1"},
-        follow_redirects=True,
-    )
-
-
-def _price_providers(
-    settings: Settings, http: httpx.AsyncClient, clock: Clock
-) -> list[PriceProvider]:
-    """Every known provider at its configured address; the pool keeps those in the order."""
-    timeout = settings.http_timeout_seconds
-    coingecko_key = settings.coingecko_api_key
-    return [
-        BinanceProvider(http, settings.binance_base_url, timeout=timeout, clock=clock),
-        KrakenProvider(http, settings.kraken_base_url, timeout=timeout, clock=clock),
-        CoinbaseProvider(http, settings.coinbase_base_url, timeout=timeout, clock=clock),
-        CoinGeckoProvider(
-            http,
-            settings.coingecko_base_url,
-            api_key=coingecko_key.get_secret_value() if coingecko_key else None,
-            timeout=timeout,
-            clock=clock,
-        ),
-    ]
-
-
-def _gemini_client(settings: Settings) -> Any:
-    """Build google-genai's client: the key goes in a header, the SDK's own retries are off.
-
-    The SDK's timeout is in milliseconds. Our own retry policy rules, so the client is built
-    without retry options (the SDK then tries each request once).
-    """
-    from google import genai
-    from google.genai import types
-
-    assert settings.gemini_api_key is not None
-    http_options = types.HttpOptions(
-        base_url=settings.google_gemini_base_url,
-        timeout=int(settings.gemini_timeout_seconds * 1000),
-    )
-    return genai.Client(
-        api_key=settings.gemini_api_key.get_secret_value(), http_options=http_options
-    )
