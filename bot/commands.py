@@ -128,10 +128,11 @@ class Commands:
         return CommandResult(help_reply(requester.language, markup))
 
     async def _trend(self, arguments: str, requester: Requester, markup: Markup) -> CommandResult:
-        limited = not requester.is_admin and requester.user_id is not None
-        if limited and not await self._runtime.trend_limiter.allow(requester.user_id):
-            reply = markup.escape(text(requester.language, "error.rate_limited"))
-            return CommandResult(reply, outcome="limited")
+        user_id = requester.user_id
+        if not requester.is_admin and user_id is not None:
+            if not await self._runtime.trend_limiter.allow(user_id):
+                reply = markup.escape(text(requester.language, "error.rate_limited"))
+                return CommandResult(reply, outcome="limited")
 
         report = await self._runtime.trends.trend(arguments or None, requester.language)
         details = {"analyst": report.origin, "analyst_ms": round(report.analyst_ms)}
@@ -143,6 +144,7 @@ class Commands:
         items = await self._runtime.news.latest(arguments or None)
         return CommandResult(news_reply(items, requester.language, markup))
 
+<<<<<<< HEAD
     async def _chart(self, arguments: str, requester: Requester, markup: Markup) -> CommandResult:
         try:
             series = await self._runtime.charts.series(arguments or None)
@@ -219,6 +221,11 @@ class Commands:
         return None
 
     async def _status(self, _arguments: str, requester: Requester, markup: Markup) -> CommandResult:
+=======
+    async def _status(
+        self, _arguments: str, requester: Requester, markup: Markup
+    ) -> CommandResult:
+>>>>>>> main
         if not requester.is_admin:
             reply = markup.escape(text(requester.language, "status.denied"))
             return CommandResult(reply, outcome="denied")
@@ -227,7 +234,11 @@ class Commands:
 
 
 def log_handled(
-    runtime: Runtime, command: str, chat_id: int | None, outcome: str, started: float,
+    runtime: Runtime,
+    command: str,
+    chat_id: int | None,
+    outcome: str,
+    started: float,
     details: dict[str, object] | None = None,
 ) -> None:
     """Count a handled command and write its one INFO line, latency included."""

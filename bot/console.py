@@ -52,9 +52,7 @@ async def answer_line(
     return result
 
 
-async def run_console(
-    settings: Settings, once: Sequence[str] | None, language: str | None
-) -> int:
+async def run_console(settings: Settings, once: Sequence[str] | None, language: str | None) -> int:
     """Answer the ``--once`` lines in turn, or open an interactive prompt; return the exit code.
 
     With several lines, the exit code is the worst of theirs, and every line is answered.
@@ -75,7 +73,7 @@ async def run_console(
 async def _answer_once(runtime: Runtime, commands: Commands, line: str, language: str) -> int:
     result = await answer_line(runtime, commands, line, language)
     if result is None:
-        print("bitcoin-analyzer: nothing to answer; try --once \"/help\"", file=sys.stderr)
+        print('bitcoin-analyzer: nothing to answer; try --once "/help"', file=sys.stderr)
         return EXIT_USAGE
     if result.outcome in {"usage", "unknown"}:
         print(result.text, file=sys.stderr)

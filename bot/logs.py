@@ -58,9 +58,7 @@ class SecretMasker(logging.Filter):
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """Send logs to standard error at ``level``, secrets masked, chatty clients quietened."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretMasker(secrets))
 
     root = logging.getLogger()

@@ -178,11 +178,17 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
     def freshness(key: str, moment: datetime | None) -> str:
         if moment is None:
             return text(language, key, at=text(language, "status.none"), age="–")
-        return text(language, key, at=format_time(moment), age=format_age(report.now - moment, language))
+        return text(
+            language, key, at=format_time(moment), age=format_age(report.now - moment, language)
+        )
 
     lines = [
-        text(language, "status.uptime", uptime=format_age(report.uptime, language),
-             database=report.database_kind),
+        text(
+            language,
+            "status.uptime",
+            uptime=format_age(report.uptime, language),
+            database=report.database_kind,
+        ),
         text(language, "status.rows", prices=report.price_rows, news=report.news_rows),
         freshness("status.candle", report.newest_candle_at),
         freshness("status.headline", report.newest_headline_at),
@@ -206,14 +212,20 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
     for source in report.sources:
         success = format_time(source.last_success_at) if source.last_success_at else "–"
         line = text(
-            language, "status.source", name=source.name, kind=source.kind, success=success,
+            language,
+            "status.source",
+            name=source.name,
+            kind=source.kind,
+            success=success,
             rows=source.rows_stored,
         )
         if source.last_error_at and (
             source.last_success_at is None or source.last_error_at > source.last_success_at
         ):
             line += " · " + text(
-                language, "status.source_error", at=format_time(source.last_error_at),
+                language,
+                "status.source_error",
+                at=format_time(source.last_error_at),
                 error=(source.last_error or "")[:80],
             )
         lines.append(line)

@@ -128,7 +128,6 @@ def build_application(
     return application
 
 
-
 def _open_runtime(settings: Settings, clock: Callable[[], datetime]) -> Any:
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         runtime = await Runtime.start(settings, clock=clock)

@@ -15,7 +15,9 @@ stories are keyed.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import itertools
 import logging
 import math
 import statistics
@@ -71,7 +73,9 @@ class FileReport:
             return f"{self.name}: failed, {self.error}"
         line = f"{self.name}: {self.read} {self.kind} read, {self.stored} stored ({self.new} new)"
         if self.rejected:
-            reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(self.rejected.items()))
+            reasons = ", ".join(
+                f"{count} {reason}" for reason, count in sorted(self.rejected.items())
+            )
             line += f", {sum(self.rejected.values())} rejected ({reasons})"
         return line
 
@@ -142,7 +146,9 @@ def _rows(
             if stamp > MILLISECONDS_THRESHOLD:
                 stamp /= 1000
             opened_at = utc_from_unix(stamp)
-            open_, high, low, close = (float(row[name]) for name in ("open", "high", "low", "close"))
+            open_, high, low, close = (
+                float(row[name]) for name in ("open", "high", "low", "close")
+            )
         except (KeyError, ValueError, OverflowError, OSError):
             rejected["malformed_row"] += 1
             continue
@@ -177,7 +183,7 @@ def _volume_in_btc(row: dict[str, str], close: float) -> float | None:
 def _interval_from_spacing(times: list[datetime]) -> Interval:
     """Tell hourly from daily candles by the usual gap between two of them."""
     ordered = sorted(set(times))
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(ordered, ordered[1:])]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(ordered)]
     if not gaps:
         raise InputError("a price file needs at least two rows", code="file_too_short")
 
@@ -251,7 +257,7 @@ class Importer:
     async def import_path(self, path: Path) -> FileReport:
         """Import a file the user names: a CSV of prices, or an RSS or Atom feed."""
         try:
-            content = path.read_bytes()
+            content = await asyncio.to_thread(path.read_bytes)
         except OSError as error:
             return FileReport(name=str(path), kind="rows", error=error.strerror or str(error))
 
@@ -287,4 +293,3 @@ def _feed_source(file_name: str) -> str:
     """The feed's short name from a file name such as ``coindesk_rss_2026-09-25.xml``."""
     stem = Path(file_name).stem
     return stem.split("_", 1)[0].lower() or "feed"
-

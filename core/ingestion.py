@@ -56,7 +56,9 @@ class SourceReport:
             f"{self.stored - self.new} already known"
         )
         if self.rejected:
-            reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(self.rejected.items()))
+            reasons = ", ".join(
+                f"{count} {reason}" for reason, count in sorted(self.rejected.items())
+            )
             line += f", {sum(self.rejected.values())} rejected ({reasons})"
         return line
 
@@ -102,7 +104,9 @@ class PriceIngestor:
             answer = await self._pool.fetch(interval, since)
         except SourceError as error:
             await self._record_provider_failures(started)
-            return SourceReport(name=f"all providers ({interval})", kind="prices", error=str(error))
+            return SourceReport(
+                name=f"all providers ({interval})", kind="prices", error=str(error)
+            )
 
         before = await self._prices.count()
         stored = await self._prices.upsert(answer.candles)
@@ -139,7 +143,10 @@ class PriceIngestor:
         for provider in self._pool.snapshot():
             if provider.last_failure_at is not None and provider.last_failure_at >= since:
                 await self._status.record_failure(
-                    provider.name, "prices", provider.last_error or "failed", provider.last_failure_at
+                    provider.name,
+                    "prices",
+                    provider.last_error or "failed",
+                    provider.last_failure_at,
                 )
 
 
@@ -194,4 +201,3 @@ class NewsIngestor:
                 )
             )
         return reports
-

@@ -29,7 +29,7 @@ class PerUserLimiter:
         return self._max_calls > 0
 
     async def allow(self, user_id: int) -> bool:
-        """Spend one call of ``user_id``'s allowance; False, spending nothing, when none is left."""
+        """Spend one of ``user_id``'s calls; False, spending nothing, when none is left."""
         if not self.enabled:
             return True
 

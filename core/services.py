@@ -134,7 +134,9 @@ class TrendService:
             await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
         )
 
-        cached = await self._cache.get(window.label, language, self._analyst_label, facts.newest_at)
+        cached = await self._cache.get(
+            window.label, language, self._analyst_label, facts.newest_at
+        )
         if cached is not None:
             self._stats.llm_cache_hits += 1
             return TrendReport(
@@ -314,4 +316,3 @@ class StatusService:
             ),
             digest=await self._digest_status() if self._digest_status is not None else None,
         )
-

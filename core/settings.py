@@ -136,7 +136,11 @@ class Settings(BaseSettings):
         feeds = []
         for item in value.split(","):
             name, separator, url = item.strip().partition("=")
-            if not separator or not name.strip() or not url.strip().startswith(("http://", "https://")):
+            if (
+                not separator
+                or not name.strip()
+                or not url.strip().startswith(("http://", "https://"))
+            ):
                 raise ValueError("must be name=https://address pairs separated by commas")
             feeds.append((name.strip(), url.strip()))
         return tuple(feeds)

@@ -77,7 +77,9 @@ class PriceRepository:
 
         async with self._sessions.begin() as session:
             for start in range(0, len(rows), UPSERT_BATCH_ROWS):
-                statement = _insert(session, PriceRow).values(rows[start : start + UPSERT_BATCH_ROWS])
+                statement = _insert(session, PriceRow).values(
+                    rows[start : start + UPSERT_BATCH_ROWS]
+                )
                 changing = ("open", "high", "low", "close", "volume", "source", "updated_at")
                 statement = statement.on_conflict_do_update(
                     index_elements=["symbol", "interval", "opened_at"],
@@ -189,11 +191,11 @@ class NewsRepository:
         ]
 
         async with self._sessions.begin() as session:
-            known = set(
-                await session.scalars(select(NewsRow.key).where(NewsRow.key.in_(unique)))
-            )
-            statement = _insert(session, NewsRow).values(rows).on_conflict_do_nothing(
-                index_elements=["key"]
+            known = set(await session.scalars(select(NewsRow.key).where(NewsRow.key.in_(unique))))
+            statement = (
+                _insert(session, NewsRow)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["key"])
             )
             await session.execute(statement)
         return len(unique.keys() - known)
@@ -326,7 +328,11 @@ class SourceStatusRepository:
             ).all()
         return [
             SourceStatus(
-                row.name, row.kind, row.last_success_at, row.last_error_at, row.last_error,
+                row.name,
+                row.kind,
+                row.last_success_at,
+                row.last_error_at,
+                row.last_error,
                 row.rows_stored,
             )
             for row in rows

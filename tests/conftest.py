@@ -12,6 +12,10 @@ import pytest
 
 from core.settings import Settings, load_settings
 from storage.database import Database, open_database
+from tests.support.scripted_server import (  # noqa: F401 - fixtures shared by name
+    http_client,
+    scripted_server,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -42,15 +46,15 @@ def no_outside_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
-        if not _is_local(name):
+        if name is not None and not _is_local(name):
             attempts.append(f"lookup {name}")
-            raise OSError(f"test network guard: lookup of {name} refused")
+            raise socket.gaierror(f"test network guard: lookup of {name} refused")
         return _real_getaddrinfo(host, *args, **kwargs)
 
     def check(address: Any) -> None:
         if isinstance(address, tuple) and not _is_local(address[0]):
             attempts.append(f"connect {address[0]}")
-            raise OSError(f"test network guard: connection to {address[0]} refused")
+            raise ConnectionRefusedError(f"test network guard: connection to {address[0]} refused")
 
     def guarded_connect(self: socket.socket, address: Any) -> Any:
         check(address)

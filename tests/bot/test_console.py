@@ -31,7 +31,9 @@ def run_cli(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]
 
 
 def test_once_seeds_an_empty_database_and_answers_trend_news_and_status(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "chat", "--once", "/trend 7d", "--once", "/news 2", "--once", "/status")
+    result = run_cli(
+        tmp_path, "chat", "--once", "/trend 7d", "--once", "/news 2", "--once", "/status"
+    )
 
     assert result.returncode == 0, result.stderr
     assert "BTC over 7d" in result.stdout
@@ -73,6 +75,8 @@ def test_seed_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
     second = run_cli(tmp_path, "seed")
 
     assert first.returncode == 0, first.stderr
-    assert "btc_usd_hourly_cryptocompare.csv: 4668 rows read, 4668 stored (4668 new)" in first.stdout
+    assert (
+        "btc_usd_hourly_cryptocompare.csv: 4668 rows read, 4668 stored (4668 new)" in first.stdout
+    )
     assert second.returncode == 0, second.stderr
     assert all("(0 new)" in line for line in second.stdout.splitlines())

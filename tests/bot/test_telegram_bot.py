@@ -70,7 +70,9 @@ async def test_trend_answers_in_html_from_the_embedded_data(started: Any, caplog
     assert sent[0].parameters["text"].startswith("<b>BTC over 7d</b>")
     assert "Data up to 2025-11-23 00:00 UTC" in sent[0].parameters["text"]
     assert [call.method for call in request.calls[-2:]] == ["sendChatAction", "sendMessage"]
-    handled = [record.getMessage() for record in caplog.records if "command=trend" in record.getMessage()]
+    handled = [
+        record.getMessage() for record in caplog.records if "command=trend" in record.getMessage()
+    ]
     assert len(handled) == 1
     assert "outcome=ok" in handled[0]
     assert "latency_ms=" in handled[0]

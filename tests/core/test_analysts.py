@@ -27,7 +27,6 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from core.analysis import Trend, TrendFacts, compute_facts
-from core.numbers import format_pct, format_usd
 from core.analysts import (
     Analyst,
     AnalystAnswer,
@@ -42,6 +41,7 @@ from core.analysts import (
 from core.answers import check_answer
 from core.candles import Candle
 from core.errors import AnalystError
+from core.numbers import format_pct, format_usd
 from core.windows import parse_window
 from tests.core.real_candles import ending_at
 
@@ -633,13 +633,3 @@ async def test_real_sdk_refused_connection_is_network_and_not_retried(
     assert caught.value.reason == "network"
     # Without retry_options the SDK's aiohttp path sleeps 1 to 10 s and tries again.
     assert time.perf_counter() - started < 0.9
-
-
-def test_the_network_guard_refuses_other_hosts() -> None:
-    with socket.socket() as outward, pytest.raises(AssertionError, match="unplanned network"):
-        outward.connect(("192.0.2.1", 443))
-
-
-def test_the_network_guard_refuses_name_lookups_of_other_hosts() -> None:
-    with pytest.raises(AssertionError, match="unplanned name lookup"):
-        socket.getaddrinfo("example.invalid", 443)

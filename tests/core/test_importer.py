@@ -40,7 +40,9 @@ async def test_embedded_set_loads_every_real_row_and_twice_adds_nothing(
     }
     assert await prices.count() == expected_rows
     assert [report.new for report in second] == [0] * len(second)
-    assert await prices.newest_time(SYMBOL, Interval.HOUR) == datetime(2025, 11, 22, 23, tzinfo=UTC)
+    assert await prices.newest_time(SYMBOL, Interval.HOUR) == datetime(
+        2025, 11, 22, 23, tzinfo=UTC
+    )
     assert await prices.newest_time(SYMBOL, Interval.DAY) == datetime(2025, 11, 22, tzinfo=UTC)
     assert sum(report.new for report in first if report.kind == "stories") > 0
 
@@ -51,7 +53,9 @@ async def test_overlapping_days_keep_the_cryptocompare_candle(
     await importer.import_embedded()
 
     days = await PriceRepository(database).window(
-        SYMBOL, Interval.DAY, datetime(2025, 11, 22, tzinfo=UTC) - datetime(2025, 5, 13, tzinfo=UTC)
+        SYMBOL,
+        Interval.DAY,
+        datetime(2025, 11, 22, tzinfo=UTC) - datetime(2025, 5, 13, tzinfo=UTC),
     )
 
     # 2025-05-13 in btc_usd_daily_from_hourly_cryptocompare.csv: close 104136.59.

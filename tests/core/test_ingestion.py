@@ -19,12 +19,7 @@ from storage.repositories import (
     SourceStatusRepository,
 )
 from tests.support.clock import FakeClock
-from tests.support.scripted_server import (  # noqa: F401 - fixtures used by name
-    Scripted,
-    ScriptedServer,
-    http_client,
-    scripted_server,
-)
+from tests.support.scripted_server import Scripted, ScriptedServer
 
 KRAKEN_PATH = "/0/public/OHLC"
 BINANCE_PATH = "/api/v3/klines"
@@ -61,8 +56,11 @@ async def test_failover_stores_krakens_candles_once_and_records_every_source(
     )
     scripted_server.script(
         BINANCE_PATH,
-        Scripted(status=451, fixture="api/exchanges/binance_error_451_restricted_location.json",
-                 repeat=True),
+        Scripted(
+            status=451,
+            fixture="api/exchanges/binance_error_451_restricted_location.json",
+            repeat=True,
+        ),
     )
     scripted_server.script(KRAKEN_PATH, Scripted(fixture=KRAKEN_OHLC, repeat=True))
     clock = FakeClock(KRAKEN_NOW)
@@ -85,7 +83,9 @@ async def test_failover_stores_krakens_candles_once_and_records_every_source(
     statuses = {status.name: status for status in await SourceStatusRepository(database).all()}
     assert statuses["kraken"].last_success_at == KRAKEN_NOW + timedelta(minutes=5)
     assert statuses["kraken"].rows_stored == 28
-    assert statuses["coingecko"].last_error is not None and "429" in statuses["coingecko"].last_error
+    assert (
+        statuses["coingecko"].last_error is not None and "429" in statuses["coingecko"].last_error
+    )
     assert statuses["binance"].last_error is not None and "451" in statuses["binance"].last_error
 
     gaps = await GapRepository(database).overlapping(
@@ -123,7 +123,11 @@ async def test_backfill_after_downtime_is_bounded_and_the_rest_is_a_recorded_gap
     last_stored = KRAKEN_NOW - timedelta(days=60)
     prices = PriceRepository(database)
     await prices.upsert(
-        [Candle(SYMBOL, Interval.HOUR, last_stored.replace(minute=0), 1.0, 1.0, 1.0, 1.0, None, "x")]
+        [
+            Candle(
+                SYMBOL, Interval.HOUR, last_stored.replace(minute=0), 1.0, 1.0, 1.0, 1.0, None, "x"
+            )
+        ]
     )
     scripted_server.script(KRAKEN_PATH, Scripted(fixture=KRAKEN_OHLC, repeat=True))
     for path in (COINGECKO_PATH, BINANCE_PATH):
@@ -176,8 +180,12 @@ async def test_undated_items_keep_their_first_seen_time_and_are_not_new_again(
     )
     clock = FakeClock(datetime(2026, 9, 26, 8, tzinfo=UTC))
     ingestor = NewsIngestor(
-        http_client, [("coindesk", scripted_server.url("/feed.xml"))], database, clock,
-        max_bytes=100_000, timeout_seconds=2.0,
+        http_client,
+        [("coindesk", scripted_server.url("/feed.xml"))],
+        database,
+        clock,
+        max_bytes=100_000,
+        timeout_seconds=2.0,
     )
 
     (first,) = await ingestor.run()
@@ -185,7 +193,9 @@ async def test_undated_items_keep_their_first_seen_time_and_are_not_new_again(
     (second,) = await ingestor.run()
 
     assert (first.stored, first.new, second.new) == (4, 4, 0)
-    shown = {item.headline.title: item.shown_at for item in await NewsRepository(database).latest(10)}
+    shown = {
+        item.headline.title: item.shown_at for item in await NewsRepository(database).latest(10)
+    }
     first_seen = datetime(2026, 9, 26, 8, tzinfo=UTC)
     assert shown == {
         "Dated story": datetime(2026, 9, 25, 10, tzinfo=UTC),
@@ -207,8 +217,10 @@ async def test_the_same_story_from_two_feeds_is_stored_once(
     )
     scripted_server.script(
         "/one.xml",
-        Scripted(body=story.format(feed="one", link="https://news.example.org/etf-inflows/"),
-                 content_type="application/rss+xml"),
+        Scripted(
+            body=story.format(feed="one", link="https://news.example.org/etf-inflows/"),
+            content_type="application/rss+xml",
+        ),
     )
     scripted_server.script(
         "/two.xml",

@@ -15,8 +15,15 @@ START = datetime(2025, 11, 20, tzinfo=UTC)
 
 def hourly(hour: int, close: float, source: str = "test") -> Candle:
     return Candle(
-        SYMBOL, Interval.HOUR, START + timedelta(hours=hour), close, close + 10, close - 10,
-        close, 1.5, source,
+        SYMBOL,
+        Interval.HOUR,
+        START + timedelta(hours=hour),
+        close,
+        close + 10,
+        close - 10,
+        close,
+        1.5,
+        source,
     )
 
 

@@ -1,4 +1,4 @@
-"""A scripted HTTP server on 127.0.0.1 for tests, and the guard that keeps tests off the net.
+"""A scripted HTTP server on 127.0.0.1 for tests.
 
 Each path has a queue of scripted responses served in order; a response marked ``repeat``
 is served again whenever its queue is otherwise empty. A request with nothing scripted gets
@@ -8,13 +8,10 @@ a 599 and is recorded as unexpected, which fails the test at teardown.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -173,56 +170,3 @@ async def http_client() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client that ignores proxy settings from the environment."""
     async with httpx.AsyncClient(trust_env=False) as client:
         yield client
-
-
-def _is_loopback(address: Any) -> bool:
-    if isinstance(address, str | bytes):  # a Unix socket path
-        return True
-    host = address[0]
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-class NetworkGuard:
-    """Refuses and records every connection or name lookup that would leave this machine."""
-
-    def __init__(self) -> None:
-        self.refused: list[str] = []
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_connect = socket.socket.connect
-        real_connect_ex = socket.socket.connect_ex
-        real_getaddrinfo = socket.getaddrinfo
-
-        def connect(sock: socket.socket, address: Any) -> None:
-            self.check(address)
-            real_connect(sock, address)
-
-        def connect_ex(sock: socket.socket, address: Any) -> int:
-            self.check(address)
-            return real_connect_ex(sock, address)
-
-        def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-            self.check((host.decode() if isinstance(host, bytes) else host, 0))
-            return real_getaddrinfo(host, *args, **kwargs)
-
-        monkeypatch.setattr(socket.socket, "connect", connect)
-        monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-    def check(self, address: Any) -> None:
-        if isinstance(address, tuple) and address[0] is None:
-            return
-        if not _is_loopback(address):
-            self.refused.append(repr(address))
-            raise OSError(f"test network guard: refused to reach {address!r}")
-
-
-def guarded_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
-    """Keep a test on this machine (use in a fixture); the test fails if it tried to leave."""
-    guard = NetworkGuard()
-    guard.install(monkeypatch)
-    yield guard
-    assert guard.refused == []

@@ -96,7 +96,9 @@ class RecordingRequest(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         parameters = dict(request_data.parameters) if request_data else {}
         self.calls.append(RecordedCall(api_method, parameters))
-        return 200, json.dumps({"ok": True, "result": self._result(api_method, parameters)}).encode()
+        return 200, json.dumps(
+            {"ok": True, "result": self._result(api_method, parameters)}
+        ).encode()
 
     def _result(self, method: str, parameters: dict[str, Any]) -> Any:
         if method == "getMe":

@@ -25,7 +25,7 @@ from core.sources.prices import (
     KrakenProvider,
 )
 from tests.support.clock import FakeClock
-from tests.support.scripted_server import EXCHANGES, NetworkGuard, Scripted, ScriptedServer
+from tests.support.scripted_server import EXCHANGES, Scripted, ScriptedServer
 
 BINANCE_PATH = "/api/v3/klines"
 KRAKEN_PATH = "/0/public/OHLC"
@@ -591,16 +591,3 @@ async def test_a_refused_connection_is_transient(http_client: httpx.AsyncClient)
 
     with pytest.raises(TransientError, match="request failed"):
         await provider.fetch_candles(Interval.HOUR, LONG_AGO)
-
-
-async def test_the_network_guard_refuses_any_other_host(
-    http_client: httpx.AsyncClient, network_guard: NetworkGuard
-) -> None:
-    # 203.0.113.7 is a documentation address; the guard must stop the attempt before it
-    # leaves, so that a provider left on its official URL would fail its test.
-    with pytest.raises(httpx.ConnectError):
-        await http_client.get("http://203.0.113.7/api/v3/klines", timeout=2.0)
-
-    assert network_guard.refused != []
-    assert all("203.0.113.7" in attempt for attempt in network_guard.refused)
-    network_guard.refused.clear()
