@@ -144,7 +144,6 @@ class Commands:
         items = await self._runtime.news.latest(arguments or None)
         return CommandResult(news_reply(items, requester.language, markup))
 
-<<<<<<< HEAD
     async def _chart(self, arguments: str, requester: Requester, markup: Markup) -> CommandResult:
         try:
             series = await self._runtime.charts.series(arguments or None)
@@ -220,12 +219,9 @@ class Commands:
             return CommandResult(markup.escape(text(language, "subscribe.admins_only")), "denied")
         return None
 
-    async def _status(self, _arguments: str, requester: Requester, markup: Markup) -> CommandResult:
-=======
     async def _status(
         self, _arguments: str, requester: Requester, markup: Markup
     ) -> CommandResult:
->>>>>>> main
         if not requester.is_admin:
             reply = markup.escape(text(requester.language, "status.denied"))
             return CommandResult(reply, outcome="denied")
