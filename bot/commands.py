@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 # Arguments longer than this are refused before any parsing or query.
 ARGUMENTS_MAX_CHARS = 64
-GROUP_CHAT_TYPES = frozenset({"group", "supergroup"})
 
 
 @dataclass(frozen=True, slots=True)

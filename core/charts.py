@@ -15,11 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from matplotlib import dates as mdates
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from core.candles import SYMBOL, Candle
 from core.errors import NoDataError
 from core.windows import Window, parse_window
@@ -113,6 +108,13 @@ def render_png(
     """
     if len(candles) < MIN_CHART_POINTS:
         raise NoDataError(f"{len(candles)} candles are too few to draw")
+
+    # Imported here: matplotlib takes half a second to import, which commands that draw
+    # nothing (and the console's one-shot runs) need not pay.
+    from matplotlib import dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     closed_at = mdates.date2num([candle.opened_at + candle.interval.length for candle in candles])
     closes = [candle.close for candle in candles]
