@@ -18,7 +18,7 @@ from core.charts import CHART_HEIGHT_PX, CHART_WIDTH_PX, ChartLabels, ChartServi
 from core.errors import InputError, NoDataError
 from storage.database import Database, open_database
 from tests.core.real_candles import load_candles
-from tests.support.seeded import copy_seeded, seeded_template  # noqa: F401 - fixture
+from tests.support.seeded import copy_seeded
 
 LABELS = ChartLabels("BTC-USD over 7d, as of 2025-11-23 00:00 UTC", "Time (UTC)", "Price (USD)")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

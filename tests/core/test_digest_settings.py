@@ -56,7 +56,7 @@ def test_an_offset_or_an_unknown_zone_is_refused_naming_the_setting(
 ) -> None:
     monkeypatch.setenv("DIGEST_TZ", zone)
 
-    with pytest.raises(ConfigError, match=f"DIGEST_TZ: .*{words}"):
+    with pytest.raises(ConfigError, match=rf"DIGEST_TZ: .*{words}"):
         load_settings()
 
 
@@ -64,7 +64,7 @@ def test_an_offset_or_an_unknown_zone_is_refused_naming_the_setting(
 def test_a_time_that_is_not_hh_mm_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("DIGEST_TIME", value)
 
-    with pytest.raises(ConfigError, match="DIGEST_TIME: .*HH:MM"):
+    with pytest.raises(ConfigError, match=r"DIGEST_TIME: .*HH:MM"):
         load_settings()
 
 
