@@ -32,7 +32,8 @@ from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import Bot, Message
+from telegram import Bot, LinkPreviewOptions, Message
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -57,6 +58,8 @@ MESSAGES_PER_SECOND = 25.0
 GROUP_MESSAGES_PER_MINUTE = 20
 # Added to Telegram's retry_after, so that the second try lands after the ban, not on it.
 RETRY_MARGIN_SECONDS = 0.5
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -115,7 +118,9 @@ class TelegramDigestSender:
                 photo: str | bytes = self._photo_ids.get(id(digest), rendered.photo)
                 message, again = await self._send(
                     chat_id,
-                    lambda: self._bot.send_photo(chat_id, photo=photo, caption=rendered.caption),
+                    lambda: self._bot.send_photo(
+                        chat_id, photo=photo, caption=rendered.caption, parse_mode=ParseMode.HTML
+                    ),
                 )
                 retried |= again
                 if message.photo:
@@ -177,7 +182,10 @@ class TelegramDigestSender:
 
 
 def _text_sender(bot: Bot, chat_id: ChatId, part: str) -> Callable[[], Awaitable[Message]]:
-    return lambda: bot.send_message(chat_id, part)
+    """Send one part of the digest's text: HTML, no link previews (it holds several links)."""
+    return lambda: bot.send_message(
+        chat_id, part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+    )
 
 
 async def run_digest(
@@ -223,7 +231,7 @@ async def alert_admins(bot: Bot, pacer: Pacer, admin_ids: frozenset[int], messag
     for admin_id in sorted(admin_ids):
         try:
             await pacer.wait_turn(admin_id)
-            await bot.send_message(admin_id, message)
+            await bot.send_message(admin_id, message, parse_mode=ParseMode.HTML)
         except TelegramError as error:
             logger.warning("Could not alert an admin: %s", _reason(error))
             continue
@@ -244,7 +252,10 @@ def retry_after_seconds(error: RetryAfter) -> float:
 
 def _reason(error: TelegramError) -> str:
     """A short reason for the records: the class and Telegram's own words, cut short."""
-    return f"{type(error).__name__}: {error.message}"[:200]
+    name = type(error).__name__
+    if error.message.lower().startswith(name.lower()):
+        return error.message[:200]
+    return f"{name}: {error.message}"[:200]
 
 
 def _is_group(chat_id: ChatId) -> bool:

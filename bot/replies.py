@@ -295,6 +295,17 @@ def digest_status_lines(status: DigestStatus, language: str) -> list[str]:
                 at=format_time(run.finished_at),
             )
         )
+        counts = status.day_counts
+        lines.append(
+            text(
+                language,
+                "status.digest_day",
+                date=run.local_date.isoformat(),
+                sent=counts.get("sent", 0),
+                failed=counts.get("failed", 0),
+                sending=counts.get("claimed", 0),
+            )
+        )
     claim = status.channel_claim
     if status.channel is not None and claim is not None:
         if claim.state == "failed":

@@ -72,6 +72,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Last digest run for {date}: sent {sent}, failed {failed}, retried {retried}, "
             "skipped {skipped} (ended {at} UTC)"
         ),
+        "status.digest_day": (
+            "Digest for {date}, all runs: {sent} sent, {failed} failed, {sending} sending"
+        ),
         "status.digest_none": "Last digest run: none yet",
         "status.digest_channel": "Channel {channel}: {state} for {date}",
         "status.digest_channel_failed": "Channel {channel}: FAILED for {date}: {error}",
@@ -198,6 +201,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "status.digest_last": (
             "Dernier envoi du résumé du {date} : {sent} envoyés, {failed} échecs, "
             "{retried} réessais, {skipped} ignorés (fini à {at} UTC)"
+        ),
+        "status.digest_day": (
+            "Résumé du {date}, tous envois : {sent} envoyés, {failed} échecs, "
+            "{sending} en cours"
         ),
         "status.digest_none": "Dernier envoi du résumé : aucun pour l’instant",
         "status.digest_channel": "Canal {channel} : {state} pour le {date}",

@@ -139,13 +139,25 @@ Deliver = Callable[[Recipient, Digest], Awaitable[Delivery]]
 
 @dataclass(frozen=True, slots=True)
 class DigestStatus:
-    """What /status says about the digest."""
+    """What /status says about the digest.
+
+    Attributes:
+        next_at: When the next digest is due, in UTC.
+        zone: The digest's IANA zone.
+        subscribers: Active subscriptions.
+        channel: The configured channel, if any.
+        last_run: The run that finished last, in any process.
+        day_counts: The claims of the last run's local date by state, over every run and
+            process that day (``sent``, ``failed``, ``claimed`` while still sending).
+        channel_claim: The channel's newest claim, with its failure if it failed.
+    """
 
     next_at: datetime
     zone: str
     subscribers: int
     channel: str | None
     last_run: DigestRun | None
+    day_counts: dict[str, int]
     channel_claim: DigestClaim | None
 
 
@@ -280,12 +292,14 @@ class DigestService:
     async def status(self) -> DigestStatus:
         """The next digest time, the subscribers, the last run and the channel's last claim."""
         now = self._clock()
+        last_run = await self.runs.latest()
         return DigestStatus(
             next_at=self.schedule.next_after(now),
             zone=self.schedule.zone_name,
             subscribers=await self.subscriptions.count_active(),
             channel=str(self.channel) if self.channel is not None else None,
-            last_run=await self.runs.latest(),
+            last_run=last_run,
+            day_counts=await self.claims.counts(last_run.local_date) if last_run else {},
             channel_claim=(
                 await self.claims.latest(str(self.channel)) if self.channel is not None else None
             ),

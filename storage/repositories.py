@@ -649,6 +649,18 @@ class DigestClaimRepository:
             ).all()
         return [_claim(row) for row in rows]
 
+    async def counts(self, local_date: date) -> dict[str, int]:
+        """How many claims of one local date are in each state (``sent``, ``failed``...)."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(DigestClaimRow.state, func.count())
+                    .where(DigestClaimRow.local_date == local_date)
+                    .group_by(DigestClaimRow.state)
+                )
+            ).all()
+        return {state: int(count) for state, count in rows}
+
     async def latest(self, chat: str) -> DigestClaim | None:
         """The newest claim for one chat, or None."""
         async with self._sessions() as session:
