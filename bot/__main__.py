@@ -80,10 +80,14 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
         level = "WARNING"
     secrets = [
         secret.get_secret_value()
-        for secret in (settings.telegram_bot_token, settings.gemini_api_key)
+        for secret in (
+            settings.telegram_bot_token,
+            settings.gemini_api_key,
+            settings.coingecko_api_key,
+        )
         if secret is not None
     ]
-    configure_logging(level, secrets)
+    configure_logging(level, secrets, settings.log_format)
 
 
 def _run_bot(settings: Settings) -> int:

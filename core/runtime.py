@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
+from core.resilience import CircuitBreaker, GuardedAnalyst
 from core.schedules import DailySchedule
 from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
@@ -81,6 +82,7 @@ class Runtime:
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
         analyst_label = builtin.name
+        circuit: CircuitBreaker | None = None
         gemini_client = None
         if settings.gemini_enabled and settings.gemini_api_key is not None:
             gemini_client = build_gemini_client(
@@ -88,12 +90,18 @@ class Runtime:
                 timeout_s=settings.gemini_timeout_seconds,
                 base_url=settings.google_gemini_base_url,
             )
-            analyst = GeminiAnalyst(
-                gemini_client,
-                settings.gemini_model,
-                timeout_s=settings.gemini_timeout_seconds,
-                max_output_tokens=settings.gemini_max_output_tokens,
+            guarded = GuardedAnalyst(
+                GeminiAnalyst(
+                    gemini_client,
+                    settings.gemini_model,
+                    timeout_s=settings.gemini_timeout_seconds,
+                    max_output_tokens=settings.gemini_max_output_tokens,
+                ),
+                stats,
+                clock,
+                retries=settings.gemini_retries,
             )
+            analyst, circuit = guarded, guarded.circuit
             analyst_label = f"gemini:{settings.gemini_model}"
         logger.info("Analyst: %s", analyst_label)
 
@@ -101,7 +109,15 @@ class Runtime:
         pool = ProviderPool(
             _price_providers(settings, http, clock), order=settings.price_providers, clock=clock
         )
-        trends = TrendService(database, analyst, builtin, stats, analyst_label, clock)
+        trends = TrendService(
+            database,
+            analyst,
+            builtin,
+            stats,
+            analyst_label,
+            clock,
+            deadline_seconds=settings.trend_deadline_seconds,
+        )
         news = NewsService(database)
         charts = ChartService(database)
         digest = DigestService(
@@ -122,7 +138,13 @@ class Runtime:
             trends=trends,
             news=news,
             status=StatusService(
-                database, stats, analyst_label, clock, digest_status=digest.status
+                database,
+                stats,
+                analyst_label,
+                clock,
+                circuit,
+                stale_after=timedelta(minutes=settings.stale_after_minutes),
+                digest_status=digest.status,
             ),
             http=http,
             pool=pool,
@@ -146,13 +168,24 @@ class Runtime:
     async def ingest_prices(self) -> list[SourceReport]:
         """One price pass; when new candles landed, refresh the common analyses."""
         reports = await self.price_ingestor.run()
+        self._count(reports)
         if any(report.new for report in reports):
             await self.trends.refresh()
         return reports
 
     async def ingest_news(self) -> list[SourceReport]:
         """One news pass over every feed."""
-        return await self.news_ingestor.run()
+        reports = await self.news_ingestor.run()
+        self._count(reports)
+        return reports
+
+    def _count(self, reports: list[SourceReport]) -> None:
+        for report in reports:
+            source = report.name.split(" (", 1)[0]
+            if report.error:
+                self.stats.ingestion_errors[source] += 1
+            else:
+                self.stats.ingested_rows[source] += report.new
 
     async def close(self) -> None:
         """Close the HTTP and Gemini clients and the database engine."""

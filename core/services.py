@@ -6,12 +6,14 @@ nothing here knows how a reply is shown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from core.analysis import TrendFacts, compute_facts
@@ -19,6 +21,7 @@ from core.analysts import Analyst, AnalystAnswer
 from core.candles import SYMBOL, Candle, Interval
 from core.errors import AnalystError, InputError, NoDataError
 from core.metrics import RuntimeStats
+from core.resilience import CircuitBreaker
 from core.windows import parse_window
 from storage.database import Database
 from storage.repositories import (
@@ -89,6 +92,7 @@ class TrendService:
         stats: RuntimeStats,
         analyst_label: str,
         clock: Callable[[], datetime] = utc_now,
+        deadline_seconds: float = 20.0,
     ) -> None:
         """Prepare the service.
 
@@ -100,8 +104,11 @@ class TrendService:
             analyst_label: The first analyst and its model (``gemini:gemini-2.5-flash``):
                 part of the cache key, so a new model never serves an old model's words.
             clock: The present time.
+            deadline_seconds: The longest the first analyst may take, retries included;
+                past it the built-in analyst answers at once.
         """
         self._analyst_label = analyst_label
+        self._deadline = deadline_seconds
         self._prices = PriceRepository(database)
         self._gaps = GapRepository(database)
         self._cache = AnalysisCache(database)
@@ -189,22 +196,21 @@ class TrendService:
 
         started = time.perf_counter()
         try:
-            answer = await self._analyst.analyse(facts, candles, language)
+            async with asyncio.timeout(self._deadline):
+                return await self._analyst.analyse(facts, candles, language), None
         except AnalystError as error:
-            self._stats.llm_fallbacks[error.reason] += 1
-            logger.warning(
-                "Analyst %s failed (%s) after %.0f ms; the built-in analyst answers",
-                self._analyst.name,
-                error.reason,
-                (time.perf_counter() - started) * 1000,
-            )
-            return await self._fallback.analyse(facts, candles, language), error.reason
+            reason = error.reason
+        except TimeoutError:
+            reason = "deadline"
 
-        self._stats.llm_calls += 1
-        self._stats.llm_tokens_in += answer.tokens_in or 0
-        self._stats.llm_tokens_out += answer.tokens_out or 0
-        self._stats.llm_latency.add(answer.latency_s * 1000)
-        return answer, None
+        self._stats.llm_fallbacks[reason] += 1
+        logger.warning(
+            "Analyst %s failed (%s) after %.0f ms; the built-in analyst answers",
+            self._analyst.name,
+            reason,
+            (time.perf_counter() - started) * 1000,
+        )
+        return await self._fallback.analyse(facts, candles, language), reason
 
 
 def parse_count(argument: str | None, default: int, maximum: int) -> int:
@@ -271,7 +277,16 @@ class StatusReport:
     stats: RuntimeStats
     sources: list[SourceStatus]
     gaps: list[Gap]
+    llm_resting_until: datetime | None = None
+    version: str = "unknown"
+    database_bytes: int | None = None
+    stale_after: timedelta = timedelta(minutes=90)
+    jobs: tuple[tuple[str, datetime | None], ...] = ()
     digest: DigestStatus | None = None
+
+    def is_stale(self, newest: datetime | None) -> bool:
+        """Whether data as old as ``newest`` is older than the staleness threshold."""
+        return newest is None or self.now - newest > self.stale_after
 
 
 class StatusService:
@@ -283,8 +298,12 @@ class StatusService:
         stats: RuntimeStats,
         analyst_name: str,
         clock: Callable[[], datetime] = utc_now,
+        circuit: CircuitBreaker | None = None,
+        stale_after: timedelta = timedelta(minutes=90),
         digest_status: Callable[[], Awaitable[DigestStatus]] | None = None,
     ) -> None:
+        self._stale_after = stale_after
+        self._circuit = circuit
         self._database = database
         self._digest_status = digest_status
         self._prices = PriceRepository(database)
@@ -314,5 +333,17 @@ class StatusService:
             gaps=await self._gaps.overlapping(
                 SYMBOL, Interval.HOUR, now - timedelta(days=365), now
             ),
+            llm_resting_until=self._circuit.open_until if self._circuit else None,
+            version=_version(),
+            database_bytes=await self._database.size_bytes(),
+            stale_after=self._stale_after,
             digest=await self._digest_status() if self._digest_status is not None else None,
         )
+
+
+def _version() -> str:
+    """The installed package's version, or ``unknown`` when run from a bare checkout."""
+    try:
+        return metadata.version("bitcoin-analyzer")
+    except metadata.PackageNotFoundError:
+        return "unknown"

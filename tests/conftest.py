@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -85,6 +87,33 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def settings(tmp_path: Path) -> Settings:
     """Settings for a bot with its SQLite file in the test's folder and no secrets."""
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def seeded_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the embedded data set, imported once for the whole run."""
+    from core.importer import Importer
+    from storage.repositories import NewsRepository, PriceRepository
+
+    path = tmp_path_factory.mktemp("seeded") / "bitcoin_analyzer.db"
+
+    async def seed() -> None:
+        database = open_database(f"sqlite+aiosqlite:///{path}")
+        await database.create_schema()
+        await Importer(PriceRepository(database), NewsRepository(database)).import_embedded()
+        await database.close()
+
+    asyncio.run(seed())
+    return path
+
+
+@pytest.fixture
+def seeded_settings(tmp_path: Path, seeded_database_file: Path) -> Settings:
+    """Settings whose data folder starts with a copy of the seeded database."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copyfile(seeded_database_file, data_dir / "bitcoin_analyzer.db")
+    return load_settings(data_dir=data_dir)
 
 
 @pytest.fixture
