@@ -209,7 +209,7 @@ async def run_digest(
     sender = TelegramDigestSender(bot, charts, pacer, sleep=sleep)
     run = await digest.run(sender.deliver)
     if run is not None and run.channel_error is not None:
-        logger.error("The digest could not be posted to the channel: %s", run.channel_error)
+        logger.warning("The digest could not be posted to the channel: %s", run.channel_error)
         await alert_admins(
             bot,
             pacer,

@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta
 from core.candles import SYMBOL, Interval
 from core.charts import DEFAULT_CHART_WINDOW, ChartService, PriceSeries
 from core.errors import BitcoinAnalyzerError, NoDataError
+from core.metrics import RuntimeStats
 from core.schedules import DailySchedule
 from core.services import NEWS_MAX_COUNT, NewsService, TrendReport, TrendService
 from storage.database import Database
@@ -180,6 +181,7 @@ class DigestService:
         *,
         channel: ChatId | None = None,
         channel_language: str = "en",
+        stats: RuntimeStats | None = None,
     ) -> None:
         self._prices = PriceRepository(database)
         self._trends = trends
@@ -193,6 +195,7 @@ class DigestService:
         self.claims = DigestClaimRepository(database)
         self.runs = DigestRunRepository(database)
         self.owner = process_name()
+        self._stats = stats
         self._running = asyncio.Lock()
 
     def now(self) -> datetime:
@@ -346,6 +349,10 @@ class DigestService:
             day, started, self._clock(), self.owner, sent, failed, retried, skipped, channel_error
         )
         await self.runs.add(run)
+        if self._stats is not None:
+            self._stats.digest_sends.update(
+                {"sent": sent, "failed": failed, "retried": retried, "skipped": skipped}
+            )
         logger.info(
             "Digest for %s: sent=%d failed=%d retried=%d skipped=%d",
             day.isoformat(),

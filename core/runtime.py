@@ -129,6 +129,7 @@ class Runtime:
             clock,
             channel=settings.digest_chat_id,
             channel_language=settings.default_language,
+            stats=stats,
         )
         return cls(
             settings=settings,

@@ -682,7 +682,19 @@ def _claim(row: DigestClaimRow) -> DigestClaim:
 
 @dataclass(frozen=True, slots=True)
 class DigestRun:
-    """How one digest run went: counts of recipients, and the channel's failure if any."""
+    """How one digest run went: counts of recipients, and the channel's failure if any.
+
+    Attributes:
+        local_date: The local date whose digest the run sent.
+        started_at: When the run began (UTC).
+        finished_at: When it ended (UTC).
+        run_by: The process that ran it (host, process id, tag).
+        sent: Recipients whose whole digest was accepted.
+        failed: Recipients claimed by this run whose digest was not (all) accepted.
+        retried: Recipients for whom a part was sent a second time after a flood-control wait.
+        skipped: Recipients already claimed for that date, by this or another process.
+        channel_error: Why the configured channel could not be posted to, if it could not.
+    """
 
     local_date: date
     started_at: datetime

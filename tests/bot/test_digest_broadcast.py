@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -19,9 +20,10 @@ from typing import Any
 
 import pytest
 from telegram import Bot
+from telegram.error import RetryAfter
 from telegram.request import HTTPXRequest
 
-from bot.digest import Pacer, run_digest
+from bot.digest import Pacer, retry_after_seconds, run_digest
 from bot.replies import PLAIN, status_reply
 from core.runtime import Runtime
 from core.settings import load_settings
@@ -189,6 +191,7 @@ async def test_a_429_on_the_31st_send_is_waited_out_and_everyone_gets_it_once(
         skipped=0,
     )
     assert "Digest for 2026-09-30: sent=121 failed=0 retried=1 skipped=0" in caplog.text
+    assert (runtime.stats.digest_sends["sent"], runtime.stats.digest_sends["retried"]) == (121, 1)
     assert elapsed < 20
 
 
@@ -375,3 +378,20 @@ async def test_two_processes_on_one_database_send_each_chat_once(
     assert first.sent + second.sent == 31
     assert first.skipped + second.skipped == 31
     assert first.run_by != second.run_by
+
+
+@pytest.mark.parametrize("timedeltas", ["true", "false"])
+def test_the_wait_is_read_in_seconds_either_way_ptb_gives_it(
+    monkeypatch: pytest.MonkeyPatch, timedeltas: str
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", timedeltas)
+    with warnings.catch_warnings():
+        # PTB's own constructor reads the attribute it deprecates; that warning is PTB's.
+        warnings.simplefilter("ignore")
+        refusal = RetryAfter(35)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seconds = retry_after_seconds(refusal)
+
+    assert seconds == 35.0
