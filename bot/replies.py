@@ -435,9 +435,12 @@ def digest_text(digest: Digest, markup: Markup, *, for_subscriber: bool) -> str:
         lines.append(markup.escape(text(language, "digest.no_headlines")))
     for item in digest.headlines:
         headline = item.headline
-        title = headline.title[:DIGEST_TITLE_MAX_CHARS]
-        link = markup.link(markup.escape(title), headline.link)
-        lines.append(f"• {link} · {markup.escape(headline.source)}")
+        title = markup.escape(headline.title[:DIGEST_TITLE_MAX_CHARS])
+        source = markup.escape(headline.source)
+        if markup.html:
+            lines.append(f"• {markup.link(title, headline.link)} · {source}")
+        else:
+            lines.append(f"• {markup.link(f'{title} · {source}', headline.link)}")
 
     footer = "digest.footer_subscriber" if for_subscriber else "digest.footer"
     lines += ["", markup.escape(text(language, footer))]

@@ -67,7 +67,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "unsubscribe.done": "Unsubscribed: no more digests here. /subscribe brings them back.",
         "unsubscribe.not_subscribed": "This chat was not subscribed.",
         "status.digest": "Digest: next {next} {zone} ({next_utc} UTC) · {subscribers} subscribers",
-        "status.digest_off": "Digest: switched off",
         "status.digest_last": (
             "Last digest run for {date}: sent {sent}, failed {failed}, retried {retried}, "
             "skipped {skipped} (ended {at} UTC)"
@@ -202,7 +201,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "status.digest": (
             "Résumé : prochain le {next} {zone} ({next_utc} UTC) · {subscribers} abonnés"
         ),
-        "status.digest_off": "Résumé : désactivé",
         "status.digest_last": (
             "Dernier envoi du résumé du {date} : {sent} envoyés, {failed} échecs, "
             "{retried} réessais, {skipped} ignorés (fini à {at} UTC)"

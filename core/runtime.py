@@ -145,7 +145,7 @@ class Runtime:
                 clock,
                 circuit,
                 stale_after=timedelta(minutes=settings.stale_after_minutes),
-                digest_status=digest.status,
+                digest_status=digest.status if settings.digest_enabled else None,
             ),
             http=http,
             pool=pool,
