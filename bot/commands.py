@@ -174,9 +174,7 @@ class Commands:
     ) -> CommandResult:
         """A preview of today's digest for the requester alone: nothing is claimed."""
         digest = await self._runtime.digest.compose(requester.language)
-        rendered = await render_digest(
-            digest, self._runtime.charts, markup, for_subscriber=False
-        )
+        rendered = await render_digest(digest, self._runtime.charts, markup, for_subscriber=False)
         details: dict[str, object] = {}
         if digest.missing:
             details["missing"] = ",".join(digest.missing)

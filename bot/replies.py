@@ -530,7 +530,10 @@ def channel_alert(
 ) -> str:
     """What the admins are told when the digest could not be posted to the channel."""
     message = text(
-        language, "alert.channel_failed", date=local_date.isoformat(), channel=channel,
+        language,
+        "alert.channel_failed",
+        date=local_date.isoformat(),
+        channel=channel,
         error=error[:200],
     )
     return markup.escape(message)

@@ -40,7 +40,15 @@ from core.settings import Settings
 logger = logging.getLogger(__name__)
 
 COMMAND_NAMES = (
-    "start", "help", "trend", "news", "chart", "digest", "subscribe", "unsubscribe", "status",
+    "start",
+    "help",
+    "trend",
+    "news",
+    "chart",
+    "digest",
+    "subscribe",
+    "unsubscribe",
+    "status",
 )
 SUBSCRIPTION_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 PHOTO_COMMANDS = frozenset({"chart", "digest"})
@@ -202,7 +210,9 @@ def schedule_digest(
         _digest_job, time=runtime.digest.schedule.aware_time, name="digest", job_kwargs=job_kwargs
     )
     job_queue.run_once(
-        _digest_job, when=DIGEST_STARTUP_DELAY_SECONDS, name="digest-startup",
+        _digest_job,
+        when=DIGEST_STARTUP_DELAY_SECONDS,
+        name="digest-startup",
         job_kwargs=job_kwargs,
     )
     logger.info(

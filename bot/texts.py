@@ -206,8 +206,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "{retried} réessais, {skipped} ignorés (fini à {at} UTC)"
         ),
         "status.digest_day": (
-            "Résumé du {date}, tous envois : {sent} envoyés, {failed} échecs, "
-            "{sending} en cours"
+            "Résumé du {date}, tous envois : {sent} envoyés, {failed} échecs, {sending} en cours"
         ),
         "status.digest_none": "Dernier envoi du résumé : aucun pour l’instant",
         "status.digest_channel": "Canal {channel} : {state} pour le {date}",

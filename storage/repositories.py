@@ -558,7 +558,11 @@ class SubscriptionRepository:
 
 def _subscription(row: SubscriptionRow) -> Subscription:
     return Subscription(
-        row.chat_id, row.chat_type, row.language, row.subscribed_at, row.active,
+        row.chat_id,
+        row.chat_type,
+        row.language,
+        row.subscribed_at,
+        row.active,
         row.inactive_reason,
     )
 
@@ -675,8 +679,14 @@ class DigestClaimRepository:
 
 def _claim(row: DigestClaimRow) -> DigestClaim:
     return DigestClaim(
-        row.chat, row.local_date, row.state, row.claimed_at, row.claimed_by, row.finished_at,
-        row.retried, row.detail,
+        row.chat,
+        row.local_date,
+        row.state,
+        row.claimed_at,
+        row.claimed_by,
+        row.finished_at,
+        row.retried,
+        row.detail,
     )
 
 
@@ -741,6 +751,13 @@ class DigestRunRepository:
         if row is None:
             return None
         return DigestRun(
-            row.local_date, row.started_at, row.finished_at, row.run_by, row.sent, row.failed,
-            row.retried, row.skipped, row.channel_error,
+            row.local_date,
+            row.started_at,
+            row.finished_at,
+            row.run_by,
+            row.sent,
+            row.failed,
+            row.retried,
+            row.skipped,
+            row.channel_error,
         )
