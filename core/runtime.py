@@ -78,7 +78,7 @@ class Runtime:
             await database.close()
             raise
 
-        stats = RuntimeStats()
+        stats = RuntimeStats(started_at=clock())
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
         analyst_label = builtin.name
