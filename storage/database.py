@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from core.errors import ConfigError
-from storage.models import Base
+from storage import schema
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,17 @@ class Database:
         """The URL with any password hidden, fit for a log line."""
         return self.engine.url.render_as_string(hide_password=True)
 
+    async def migrate(self) -> str | None:
+        """Bring the schema up to the newest revision (see ``storage.schema``).
+
+        Returns:
+            The revision the database is at afterwards.
+        """
+        return await schema.upgrade(self.engine)
+
     async def create_schema(self) -> None:
-        """Create the tables that do not exist yet."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        """Bring the schema up to date through the migrations, like :meth:`migrate`."""
+        await self.migrate()
 
     async def close(self) -> None:
         """Close every pooled connection."""
