@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 MASK = "[secret]"
 
-# Clients that log whole request URLs, and the Bot API puts the token in every URL.
-CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack")
+# Clients that log whole request URLs (the Bot API puts the token in every URL), and Alembic,
+# which logs each step of a migration where storage.schema logs one line.
+CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack", "alembic")
 
 
 class SecretMasker(logging.Filter):

@@ -13,6 +13,7 @@ import httpx
 from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst, build_gemini_client
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
+from core.leases import JobLeases
 from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
 from core.resilience import CircuitBreaker, GuardedAnalyst
@@ -50,13 +51,14 @@ class Runtime:
     price_ingestor: PriceIngestor
     news_ingestor: NewsIngestor
     trend_limiter: PerUserLimiter
+    leases: JobLeases
     _gemini_client: Any = None
 
     @classmethod
     async def start(
         cls, settings: Settings, *, seed: bool = True, clock: Clock = utc_now
     ) -> Runtime:
-        """Open the database, create the schema, seed an empty database, build the services.
+        """Open the database, migrate or check its schema, seed it if empty, build the services.
 
         Args:
             settings: The settings read at start.
@@ -65,7 +67,10 @@ class Runtime:
         """
         database = open_database(settings.resolved_database_url)
         try:
-            await database.create_schema()
+            if settings.auto_migrate:
+                await database.migrate()
+            else:
+                await database.check_schema()
             importer = Importer(PriceRepository(database), NewsRepository(database))
             if seed:
                 await importer.seed_if_empty()
@@ -134,6 +139,7 @@ class Runtime:
             trend_limiter=PerUserLimiter(
                 settings.trend_limit_calls, settings.trend_limit_period_seconds
             ),
+            leases=JobLeases(database, clock=clock),
             _gemini_client=gemini_client,
         )
 

@@ -82,9 +82,7 @@ async def downgrade(engine: AsyncEngine, revision: str) -> str | None:
         The revision the database is at afterwards.
     """
     async with engine.begin() as connection:
-        await connection.run_sync(
-            lambda sync: command.downgrade(alembic_config(sync), revision)
-        )
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
         return await connection.run_sync(_current_revision)
 
 

@@ -180,15 +180,23 @@ async def _postgres_command(server: PostgresServer, statement: str) -> None:
         await connection.close()
 
 
+def _new_postgres_database(server: PostgresServer, template: str) -> Iterator[str]:
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    _run_aside(_postgres_command(server, f"CREATE DATABASE {name} TEMPLATE {template}"))
+    yield server.url(name)
+    _run_aside(_postgres_command(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """The URL of a new PostgreSQL database of this test's own, migrated to the newest revision."""
-    name = f"test_{os.getpid()}_{next(_database_numbers)}"
-    _run_aside(
-        _postgres_command(postgres_server, f"CREATE DATABASE {name} TEMPLATE {POSTGRES_TEMPLATE}")
-    )
-    yield postgres_server.url(name)
-    _run_aside(_postgres_command(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    yield from _new_postgres_database(postgres_server, POSTGRES_TEMPLATE)
+
+
+@pytest.fixture
+def blank_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new PostgreSQL database of this test's own, with no table at all."""
+    yield from _new_postgres_database(postgres_server, "template0")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
@@ -199,5 +207,18 @@ async def database(request: pytest.FixtureRequest, settings: Settings) -> AsyncI
     else:
         database = open_database(settings.resolved_database_url)
         await database.migrate()
+    yield database
+    await database.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def blank_database(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[Database]:
+    """A database with no table at all, never migrated: a SQLite file, then PostgreSQL."""
+    if request.param == "postgresql":
+        database = open_database(request.getfixturevalue("blank_postgres_url"))
+    else:
+        database = open_database(settings.resolved_database_url)
     yield database
     await database.close()

@@ -9,7 +9,7 @@ engine on the bot's own database: DATABASE_URL, else the SQLite file in DATA_DIR
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -22,7 +22,7 @@ from storage.models import Base, UtcDateTime
 config = context.config
 
 
-def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write ``UtcDateTime`` columns as plain aware timestamps, so revisions stand alone."""
     if kind == "type" and isinstance(item, UtcDateTime):
         return "sa.DateTime(timezone=True)"
