@@ -64,6 +64,7 @@ class JobLeases:
         self._leases = LeaseRepository(database)
         self.holder = holder or default_holder()
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._running_here: set[str] = set()
 
     async def current(self, name: str) -> Lease | None:
         """The lease on job ``name`` as stored, whoever holds it; None when never taken."""
@@ -90,11 +91,16 @@ class JobLeases:
         """
         started = self._clock()
         if not await self._leases.try_acquire(name, self.holder, started, started + ttl):
+            if name in self._running_here:
+                self._running_here.discard(name)
+                logger.info("job=%s now runs on another replica", name)
             logger.debug("job=%s lease held by another replica; not running", name)
             yield False
             return
 
-        logger.debug("job=%s lease taken by %s", name, self.holder)
+        if name not in self._running_here:
+            self._running_here.add(name)
+            logger.info("job=%s runs on this replica from now on (holder %s)", name, self.holder)
         keeper = asyncio.create_task(self._keep(name, ttl), name=f"lease-{name}")
         try:
             yield True
