@@ -90,11 +90,12 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
             settings.telegram_bot_token,
             settings.gemini_api_key,
             settings.webhook_secret,
+            settings.coingecko_api_key,
         )
         if secret is not None
     ]
     secrets.append(_database_password(settings))
-    configure_logging(level, secrets)
+    configure_logging(level, secrets, settings.log_format)
 
 
 def _database_password(settings: Settings) -> str:

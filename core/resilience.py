@@ -83,6 +83,7 @@ class GuardedAnalyst:
     ) -> None:
         self.name = inner.name
         self.circuit = CircuitBreaker(clock)
+        self._clock = clock
         self._inner = inner
         self._stats = stats
         self._retries = retries
@@ -129,7 +130,7 @@ class GuardedAnalyst:
                 await self._sleep(delay)
                 continue
 
-            self._stats.llm_tokens_in += answer.tokens_in or 0
-            self._stats.llm_tokens_out += answer.tokens_out or 0
+            today = self._clock().date()
+            self._stats.record_tokens(answer.tokens_in or 0, answer.tokens_out or 0, today)
             self._stats.llm_latency.add(answer.latency_s * 1000)
             return answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -124,7 +124,14 @@ class Runtime:
                 deadline_seconds=settings.trend_deadline_seconds,
             ),
             news=NewsService(database),
-            status=StatusService(database, stats, analyst_label, clock, circuit),
+            status=StatusService(
+                database,
+                stats,
+                analyst_label,
+                clock,
+                circuit,
+                stale_after=timedelta(minutes=settings.stale_after_minutes),
+            ),
             http=http,
             pool=pool,
             price_ingestor=PriceIngestor(pool, database, clock),
@@ -146,13 +153,24 @@ class Runtime:
     async def ingest_prices(self) -> list[SourceReport]:
         """One price pass; when new candles landed, refresh the common analyses."""
         reports = await self.price_ingestor.run()
+        self._count(reports)
         if any(report.new for report in reports):
             await self.trends.refresh()
         return reports
 
     async def ingest_news(self) -> list[SourceReport]:
         """One news pass over every feed."""
-        return await self.news_ingestor.run()
+        reports = await self.news_ingestor.run()
+        self._count(reports)
+        return reports
+
+    def _count(self, reports: list[SourceReport]) -> None:
+        for report in reports:
+            source = report.name.split(" (", 1)[0]
+            if report.error:
+                self.stats.ingestion_errors[source] += 1
+            else:
+                self.stats.ingested_rows[source] += report.new
 
     async def close(self) -> None:
         """Close the HTTP and Gemini clients and the database engine."""

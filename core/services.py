@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 
 from core.analysis import TrendFacts, compute_facts
 from core.analysts import Analyst, AnalystAnswer
@@ -273,6 +274,14 @@ class StatusReport:
     sources: list[SourceStatus]
     gaps: list[Gap]
     llm_resting_until: datetime | None = None
+    version: str = "unknown"
+    database_bytes: int | None = None
+    stale_after: timedelta = timedelta(minutes=90)
+    jobs: tuple[tuple[str, datetime | None], ...] = ()
+
+    def is_stale(self, newest: datetime | None) -> bool:
+        """Whether data as old as ``newest`` is older than the staleness threshold."""
+        return newest is None or self.now - newest > self.stale_after
 
 
 class StatusService:
@@ -285,7 +294,9 @@ class StatusService:
         analyst_name: str,
         clock: Callable[[], datetime] = utc_now,
         circuit: CircuitBreaker | None = None,
+        stale_after: timedelta = timedelta(minutes=90),
     ) -> None:
+        self._stale_after = stale_after
         self._circuit = circuit
         self._database = database
         self._prices = PriceRepository(database)
@@ -316,4 +327,15 @@ class StatusService:
                 SYMBOL, Interval.HOUR, now - timedelta(days=365), now
             ),
             llm_resting_until=self._circuit.open_until if self._circuit else None,
+            version=_version(),
+            database_bytes=await self._database.size_bytes(),
+            stale_after=self._stale_after,
         )
+
+
+def _version() -> str:
+    """The installed package's version, or ``unknown`` when run from a bare checkout."""
+    try:
+        return metadata.version("bitcoin-analyzer")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_language: Language = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    stale_after_minutes: float = Field(default=90.0, gt=0, le=100_000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -183,6 +187,12 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         """Let ``LOG_LEVEL=debug`` mean what it says."""
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        """Let ``LOG_FORMAT=JSON`` mean what it says."""
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("default_language", mode="before")
     @classmethod

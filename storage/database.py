@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -69,14 +70,33 @@ class Database:
         Raises:
             ConfigError: The database is behind (or ahead of) the code; the message says to
                 run ``bitcoin-analyzer migrate``.
+            StorageError: The database cannot be reached.
         """
-        current = await schema.current_revision(self.engine)
+        try:
+            current = await schema.current_revision(self.engine)
+        except (SQLAlchemyError, OSError) as error:
+            raise StorageError(
+                f"could not read the schema revision of {self.safe_url}: {type(error).__name__}"
+            ) from error
         head = schema.head_revision()
         if current != head:
             raise ConfigError(
                 f"The database schema is at revision {current or 'none'} but this version "
                 f"needs {head}: run `bitcoin-analyzer migrate` (or set AUTO_MIGRATE=true)"
             )
+
+    async def size_bytes(self) -> int | None:
+        """The database's size on disk (SQLite file and its journal, or PostgreSQL's count)."""
+        if self.kind == "sqlite":
+            path = self.engine.url.database
+            if not path or path == ":memory:":
+                return None
+            return await asyncio.to_thread(_file_sizes, Path(path), Path(f"{path}-wal"))
+        if self.kind == "postgresql":
+            async with self.engine.connect() as connection:
+                size = await connection.scalar(text("SELECT pg_database_size(current_database())"))
+            return int(size) if size is not None else None
+        return None
 
     async def create_schema(self) -> None:
         """Bring the schema up to date through the migrations, like :meth:`migrate`."""
@@ -126,6 +146,10 @@ def open_database(url: str) -> Database:
 
     logger.info("Database %s opened", engine.url.render_as_string(hide_password=True))
     return Database(engine)
+
+
+def _file_sizes(*paths: Path) -> int:
+    return sum(path.stat().st_size for path in paths if path.exists())
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
