@@ -33,6 +33,7 @@ from storage.repositories import NewsRepository, PriceRepository
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SEED_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -72,8 +73,12 @@ class Runtime:
             else:
                 await database.check_schema()
             importer = Importer(PriceRepository(database), NewsRepository(database))
+            leases = JobLeases(database, clock=clock)
             if seed:
-                await importer.seed_if_empty()
+                # Replicas starting together on an empty database: one of them seeds it.
+                async with leases.hold("seed", SEED_LEASE) as held:
+                    if held:
+                        await importer.seed_if_empty()
         except BaseException:
             await database.close()
             raise
@@ -146,7 +151,7 @@ class Runtime:
             trend_limiter=PerUserLimiter(
                 settings.trend_limit_calls, settings.trend_limit_period_seconds
             ),
-            leases=JobLeases(database, clock=clock),
+            leases=leases,
             _gemini_client=gemini_client,
         )
 
