@@ -1,4 +1,4 @@
-"""The command line: ``bitcoin-analyzer run | chat | seed``."""
+"""The command line: ``bitcoin-analyzer run | chat | ingest | migrate | seed``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--lang", choices=("en", "fr"), help="reply language (default: setting)")
 
+    commands.add_parser(
+        "migrate", help="bring the database schema to the newest revision, then exit"
+    )
+
     commands.add_parser("ingest", help="fetch prices and headlines once, and say what was stored")
 
     seed = commands.add_parser("seed", help="import the embedded data set, or the given files")
@@ -60,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_console(settings, arguments.once, arguments.lang))
         if arguments.command == "ingest":
             return asyncio.run(_ingest(settings))
+        if arguments.command == "migrate":
+            return asyncio.run(_migrate(settings))
         return asyncio.run(_seed(settings, arguments.files))
     except ConfigError as error:
         print(f"bitcoin-analyzer: {error}", file=sys.stderr)
@@ -83,18 +89,44 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
         for secret in (
             settings.telegram_bot_token,
             settings.gemini_api_key,
+            settings.webhook_secret,
             settings.coingecko_api_key,
         )
         if secret is not None
     ]
+    secrets.append(_database_password(settings))
     configure_logging(level, secrets, settings.log_format)
 
 
-def _run_bot(settings: Settings) -> int:
-    from bot.telegram_bot import build_application
+def _database_password(settings: Settings) -> str:
+    """The password inside DATABASE_URL, if any, so that logs can mask it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    application = build_application(settings)
-    application.run_polling(allowed_updates=["message"], drop_pending_updates=False)
+    try:
+        password = make_url(settings.resolved_database_url).password
+    except ArgumentError:
+        return ""
+    return str(password) if password else ""
+
+
+def _run_bot(settings: Settings) -> int:
+    from bot.telegram_bot import build_application, run
+
+    run(build_application(settings), settings)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from storage.database import open_database
+
+    database = open_database(settings.resolved_database_url)
+    try:
+        revision = await database.migrate()
+    finally:
+        await database.close()
+
+    print(f"{database.safe_url}: schema at revision {revision}, the newest")
     return 0
 
 

@@ -15,8 +15,9 @@ MASK = "[secret]"
 # The id of the update being handled, so that every line it causes can be found together.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-# Clients that log whole request URLs, and the Bot API puts the token in every URL.
-CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack")
+# Clients that log whole request URLs (the Bot API puts the token in every URL), and Alembic,
+# which logs each step of a migration where storage.schema logs one line.
+CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack", "alembic")
 
 
 class SecretMasker(logging.Filter):
