@@ -92,7 +92,7 @@ class PriceRepository:
         """The opening time of the newest stored candle, or None when there is none."""
         async with self._sessions() as session:
             newest = await session.scalar(_newest_statement(symbol, interval))
-        return _as_utc(newest) if newest is not None else None
+        return newest
 
     async def window(self, symbol: str, interval: Interval, length: timedelta) -> list[Candle]:
         """The candles of the window that ends with the newest stored one, oldest first.
@@ -111,7 +111,7 @@ class PriceRepository:
                 .where(
                     PriceRow.symbol == symbol,
                     PriceRow.interval == str(interval),
-                    PriceRow.opened_at >= _as_utc(newest) - length,
+                    PriceRow.opened_at >= newest - length,
                 )
                 .order_by(PriceRow.opened_at)
             )
@@ -128,15 +128,18 @@ class PriceRepository:
 
 
 def _newest_statement(symbol: str, interval: Interval) -> Any:
-    """The opening time of the newest candle of a series (None when there is none)."""
-    return select(func.max(PriceRow.opened_at)).where(
-        PriceRow.symbol == symbol, PriceRow.interval == str(interval)
+    """The opening time of the newest candle of a series (None when there is none).
+
+    ``ORDER BY ... DESC LIMIT 1`` rather than ``max()``: PostgreSQL then walks the primary
+    key backwards even before the table has statistics, where ``max()`` after a bulk load
+    read every row of the series (18 ms instead of 1 at 100,000 rows).
+    """
+    return (
+        select(PriceRow.opened_at)
+        .where(PriceRow.symbol == symbol, PriceRow.interval == str(interval))
+        .order_by(PriceRow.opened_at.desc())
+        .limit(1)
     )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Mark a naive time as UTC: func.max bypasses the column type on SQLite."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 _CANDLE_COLUMNS = (
