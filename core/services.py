@@ -26,6 +26,7 @@ from core.windows import parse_window
 from storage.database import Database
 from storage.repositories import (
     AnalysisCache,
+    AnalysisKey,
     Gap,
     GapRepository,
     NewsRepository,
@@ -141,9 +142,10 @@ class TrendService:
             await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
         )
 
-        cached = await self._cache.get(
-            window.label, language, self._analyst_label, facts.newest_at
+        key = AnalysisKey(
+            window.label, language, self._analyst_label, facts.newest_at, facts.last_close
         )
+        cached = await self._cache.get(key)
         if cached is not None:
             self._stats.llm_cache_hits += 1
             return TrendReport(
@@ -152,14 +154,7 @@ class TrendService:
 
         answer, fallback_reason = await self._write(facts, candles, language)
         if fallback_reason is None:
-            await self._cache.put(
-                window.label,
-                language,
-                self._analyst_label,
-                facts.newest_at,
-                answer.text,
-                answer.analyst,
-            )
+            await self._cache.put(key, answer.text, answer.analyst)
         return TrendReport(
             facts,
             answer.text,

@@ -238,31 +238,40 @@ class CachedAnalysis:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AnalysisKey:
+    """What an analysis was written for: a window and language, a model, and the data."""
+
+    window: str
+    language: str
+    model: str
+    newest_at: datetime
+    newest_close: float
+
+
 class AnalysisCache:
     """Written analyses, so that unchanged data never costs a second model call."""
 
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
 
-    async def get(
-        self, window: str, language: str, model: str, newest_at: datetime
-    ) -> CachedAnalysis | None:
+    async def get(self, key: AnalysisKey) -> CachedAnalysis | None:
         """The analysis stored under this key, or None."""
+        identity = (key.window, key.language, key.model, key.newest_at, key.newest_close)
         async with self._sessions() as session:
-            row = await session.get(AnalysisRow, (window, language, model, newest_at))
+            row = await session.get(AnalysisRow, identity)
         if row is None:
             return None
         return CachedAnalysis(text=row.text, analyst=row.analyst, created_at=row.created_at)
 
-    async def put(
-        self, window: str, language: str, model: str, newest_at: datetime, text: str, analyst: str
-    ) -> None:
+    async def put(self, key: AnalysisKey, text: str, analyst: str) -> None:
         """Store an analysis; a concurrent writer of the same key wins without an error."""
         row = {
-            "window": window,
-            "language": language,
-            "model": model,
-            "newest_at": newest_at,
+            "window": key.window,
+            "language": key.language,
+            "model": key.model,
+            "newest_at": key.newest_at,
+            "newest_close": key.newest_close,
             "text": text,
             "analyst": analyst,
             "created_at": _utc_now(),
