@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _create_analyses(with_close: bool) -> None:
-    columns = [
+    columns: list[sa.schema.SchemaItem] = [
         sa.Column("window", sa.String(length=16), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("model", sa.String(length=64), nullable=False),
