@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -159,6 +160,18 @@ class StoredHeadline:
         return self.headline.published_at or self.first_seen_at
 
 
+# A feed's clock may run a little ahead; a story dated further ahead than this is misdated.
+FUTURE_DATE_TOLERANCE = timedelta(hours=1)
+
+
+def _plausibly_dated(headline: Headline, seen_at: datetime) -> Headline:
+    """The headline, undated when its date lies in the future (it then sorts as first seen)."""
+    published = headline.published_at
+    if published is not None and published > seen_at + FUTURE_DATE_TOLERANCE:
+        return dataclasses.replace(headline, published_at=None)
+    return headline
+
+
 class NewsRepository:
     """Headlines, each story stored once under its key."""
 
@@ -178,7 +191,9 @@ class NewsRepository:
             return 0
 
         seen_at = seen_at or _utc_now()
-        unique = {headline.key: headline for headline in reversed(headlines)}
+        unique = {
+            headline.key: _plausibly_dated(headline, seen_at) for headline in reversed(headlines)
+        }
         rows = [
             {
                 "key": headline.key,
