@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "chat":
             from bot.console import run_console
 
-            return asyncio.run(run_console(settings, arguments.once, arguments.lang))
+            return run_console(settings, arguments.once, arguments.lang)
         if arguments.command == "ingest":
             return asyncio.run(_ingest(settings))
         if arguments.command == "migrate":
