@@ -52,7 +52,7 @@ def test_once_in_french(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "chat", "--lang", "fr", "--once", "/trend 1an")
 
     assert result.returncode == 0, result.stderr
-    assert "BTC sur 1y" in result.stdout
+    assert "BTC sur 1\u00a0an" in result.stdout
 
 
 @pytest.mark.parametrize("line", ["/trend banana", "/frobnicate"])
