@@ -58,7 +58,7 @@ PLAIN = Markup(html=False)
 
 def format_age(age: timedelta, language: str) -> str:
     """A duration in the largest units that matter: ``3 d 4 h``, ``12 min``."""
-    minutes = int(age.total_seconds() // 60)
+    minutes = max(int(age.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     day_unit = "j" if language == "fr" else "d"
@@ -67,6 +67,18 @@ def format_age(age: timedelta, language: str) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+def format_window(label: str, language: str) -> str:
+    """A window label as the reader writes it: ``7d`` stays, French reads ``7 j``, ``1 an``."""
+    if language != "fr" or not label[:-1].isdigit():
+        return label
+    amount, unit = int(label[:-1]), label[-1]
+    if unit == "d":
+        return f"{amount}\u00a0j"
+    if unit == "y":
+        return f"{amount}\u00a0an" + ("s" if amount > 1 else "")
+    return f"{amount}\u00a0h"
 
 
 def format_time(moment: datetime) -> str:
@@ -97,7 +109,7 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
     """What /trend answers: the analysis, then the figures it stands on, then their date."""
     facts = report.facts
     window = facts.window
-    title = text(language, "trend.title", window=window.label)
+    title = text(language, "trend.title", window=format_window(window.label, language))
     lines = [markup.bold(markup.escape(title))]
     if window.clamped_from:
         lines.append(
@@ -106,10 +118,18 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
                     language,
                     "trend.clamped",
                     requested=window.clamped_from[:ECHO_MAX_CHARS],
-                    window=window.label,
+                    window=format_window(window.label, language),
                 )
             )
         )
+    if report.stale and report.as_of is not None:
+        warning = text(
+            language,
+            "trend.stale",
+            as_of=format_time(report.as_of),
+            age=format_age(report.data_age, language),
+        )
+        lines.append(markup.escape(warning))
     lines += ["", markup.escape(report.text), ""]
 
     figures = text(
@@ -131,7 +151,7 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
     as_of = text(
         language,
         "trend.as_of",
-        as_of=format_time(facts.newest_at + facts.interval.length),
+        as_of=format_time(report.as_of or facts.newest_at + facts.interval.length),
         age=format_age(report.data_age, language),
         points=facts.points,
         unit=text(language, f"unit.{facts.interval.value}"),
@@ -151,7 +171,8 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
             )
         )
     if report.fallback_reason:
-        lines.append(markup.escape(text(language, "trend.fallback")))
+        note = "trend.refused" if report.fallback_reason == "rejected" else "trend.fallback"
+        lines.append(markup.escape(text(language, note)))
     return "\n".join(lines)
 
 
@@ -458,7 +479,10 @@ def chart_labels(series: PriceSeries, language: str) -> ChartLabels:
     """The title and axis labels of a chart, in the reader's language."""
     return ChartLabels(
         title=text(
-            language, "chart.title", window=series.window.label, as_of=format_time(series.as_of)
+            language,
+            "chart.title",
+            window=format_window(series.window.label, language),
+            as_of=format_time(series.as_of),
         ),
         x_label=text(language, "chart.x_label"),
         y_label=text(language, "chart.y_label"),
