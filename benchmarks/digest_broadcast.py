@@ -150,9 +150,9 @@ async def _measure(
     )
     result.notes.append(
         f"The pacer is a leaky bucket holding one message (one every 1/{MESSAGES_PER_SECOND:g} "
-        "s): any delay past a message's turn (a slow send, the claim and finish writes "
-        "between two chats, a late timer) is lost, never made up, so the rate achieved stays "
-        "under the pacing itself; the two mean gaps show where."
+        f"s, {1000 / MESSAGES_PER_SECOND:.0f} ms): a message that goes out late (timer "
+        "rounding, the wake-up, a slow send or database write) never makes the delay up, so "
+        "the mean gaps sit a little above the pacing and the rate achieved under it."
     )
     result.notes.append(
         "Sends go one after another, so the pace also needs each Bot API call to come back "

@@ -34,6 +34,15 @@ prompt's own trend label, so that every answer passes the product's checks and i
   application (PTB's default, one update at a time), then with PTB's concurrent update
   processor (``ApplicationBuilder.concurrent_updates(True)``, swapped in for this measure
   only; the product does not set it).
+
+Where a hit's time goes (looked at with pyinstrument while this benchmark was written): in
+the database reads of ``TrendService.trend`` above all: the window (newest candle, then its
+rows, in one session), the recorded gaps and the cached analysis, each statement a few round
+trips to aiosqlite's worker thread with SQLAlchemy's session work around them. Computing the
+facts costs hundredths of a millisecond; PTB's side (the typing action and the reply, both
+handed to the recording client) is the rest. A round trip to the worker thread costs about
+0.1 ms on an idle core and several times that when other processes compete for the two cores,
+so a hit's wall time follows the machine's load far more than its CPU time does.
 """
 
 from __future__ import annotations
