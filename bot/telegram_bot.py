@@ -133,6 +133,9 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        # Updates are handled side by side: one /trend waiting seconds on Gemini must not
+        # hold every other user's command behind it (PTB handles one at a time by default).
+        .concurrent_updates(settings.concurrent_updates)
         .post_init(_open_runtime(settings, clock))
         .post_shutdown(_close_runtime)
         .build()

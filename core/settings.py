@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     telegram_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    concurrent_updates: int = Field(default=32, ge=1, le=1024)
 
     gemini_api_key: SecretStr | None = None
     gemini_model: str = Field(default="gemini-2.5-flash", min_length=1)
