@@ -78,19 +78,13 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     level = settings.log_level
     if quiet and "log_level" not in settings.model_fields_set:
         level = "WARNING"
-    secrets = [
-        secret.get_secret_value()
-        for secret in (settings.telegram_bot_token, settings.gemini_api_key)
-        if secret is not None
-    ]
-    configure_logging(level, secrets)
+    configure_logging(level, settings.secret_values())
 
 
 def _run_bot(settings: Settings) -> int:
-    from bot.telegram_bot import build_application
+    from bot.telegram_bot import build_application, run_polling
 
-    application = build_application(settings)
-    application.run_polling(allowed_updates=["message"], drop_pending_updates=False)
+    run_polling(build_application(settings))
     return 0
 
 

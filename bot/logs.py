@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable
+from types import TracebackType
 
 MASK = "[secret]"
 
-# Clients that log whole request URLs, and the Bot API puts the token in every URL.
-CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack")
+# Clients that log whole request URLs (the Bot API puts the token in every URL) or headers
+# (the Gemini key travels in one), and a driver that logs every SQL call at DEBUG.
+CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack", "aiosqlite")
 
 
 class SecretMasker(logging.Filter):
@@ -42,7 +45,11 @@ class SecretMasker(logging.Filter):
         """Format the record once, mask it, and keep the masked text only."""
         if not self._secrets:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # Arguments that do not fit the format: logging would print them raw to stderr.
+            message = f"{record.msg} (arguments did not fit: {record.args!r})"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.msg = self.mask(message)
@@ -69,3 +76,32 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
 
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+    # Warnings and uncaught exceptions would otherwise be printed straight to standard error,
+    # past the masking filter (PTB's InvalidToken, for one, holds the whole token).
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    """Log an exception nothing caught, through the masking handler."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("bitcoin_analyzer").critical(
+        "Uncaught exception", exc_info=(kind, error, traceback)
+    )
+
+
+def _log_uncaught_in_thread(arguments: threading.ExceptHookArgs) -> None:
+    """Log an exception that ended a thread, through the masking handler."""
+    if arguments.exc_value is None:
+        return
+    logging.getLogger("bitcoin_analyzer").critical(
+        "Uncaught exception in thread %s",
+        arguments.thread.name if arguments.thread else "?",
+        exc_info=(arguments.exc_type, arguments.exc_value, arguments.exc_traceback),
+    )

@@ -8,8 +8,9 @@ from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CommandHandler,
@@ -20,7 +21,9 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.commands import Commands, Requester, log_handled
+from bot.polling import PollingRequest, PollingWatch, is_polling_error
 from bot.replies import HTML
+from bot.sending import reply_text
 from bot.splitting import split_message
 from bot.texts import language_of, text
 from core.errors import ConfigError
@@ -31,6 +34,11 @@ from core.settings import Settings
 logger = logging.getLogger(__name__)
 
 COMMAND_NAMES = ("start", "help", "trend", "news", "status")
+# Only new messages are fetched: an edited "/trend" must not run the command a second time.
+ALLOWED_UPDATES = ("message",)
+# How many times a message refused with 429 (flood control) is sent again, once the wait
+# Telegram asked for is over.
+FLOOD_RETRIES = 2
 
 COMMAND_DESCRIPTIONS = {
     "en": {
@@ -65,6 +73,7 @@ def build_application(
         raise ConfigError("Invalid setting TELEGRAM_BOT_TOKEN: required to run the Telegram bot")
 
     timeout = settings.telegram_timeout_seconds
+    polling = PollingWatch()
     builder = ApplicationBuilder()
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -74,8 +83,16 @@ def build_application(
             .read_timeout(timeout)
             .write_timeout(timeout)
             .pool_timeout(timeout)
-            .get_updates_connect_timeout(timeout)
-            .get_updates_read_timeout(timeout + 30)
+            .get_updates_request(
+                PollingRequest(
+                    on_success=polling.succeeded,
+                    connection_pool_size=1,
+                    connect_timeout=timeout,
+                    read_timeout=timeout + 30,
+                    write_timeout=timeout,
+                    pool_timeout=timeout,
+                )
+            )
         )
     application = (
         builder.token(settings.telegram_bot_token.get_secret_value())
@@ -87,6 +104,7 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
         .post_init(_open_runtime(settings))
         .post_shutdown(_close_runtime)
         .build()
@@ -96,7 +114,24 @@ def build_application(
     new_messages = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler(list(COMMAND_NAMES), _on_command, filters=new_messages))
     application.add_error_handler(_on_error)
+    application.bot_data["polling"] = polling
     return application
+
+
+def run_polling(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Fetch updates by long polling until SIGINT or SIGTERM, then shut down cleanly.
+
+    Raises:
+        ConfigError: Telegram refused the bot token.
+    """
+    try:
+        application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
+    except InvalidToken as error:
+        # PTB's message holds the whole token; it must not reach the terminal.
+        raise ConfigError(
+            "Invalid setting TELEGRAM_BOT_TOKEN: Telegram refused the token "
+            "(check it with @BotFather)"
+        ) from error
 
 
 def _open_runtime(settings: Settings) -> Any:
@@ -206,7 +241,7 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
         result = await commands.run(command, arguments, requester, HTML)
         for part in split_message(result.text):
-            await message.reply_text(part)
+            await reply_text(message, part, what=f"reply to /{command}")
     except Exception:
         log_handled(runtime, command, message.chat_id, "error", started)
         raise
@@ -222,7 +257,16 @@ def _split_command(message_text: str) -> tuple[str, str]:
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The one error handler: log with the traceback, tell the user briefly, show no internals."""
+    """The one error handler: log with the traceback, tell the user briefly, show no internals.
+
+    A failed poll reaches this handler too, with no update and no job: it goes to the
+    polling watch, which logs one line per episode instead of a traceback on every poll.
+    """
+    if update is None and context.job is None and is_polling_error(context.error):
+        polling: PollingWatch = context.bot_data["polling"]
+        polling.failed(context.error)  # type: ignore[arg-type]
+        return
+
     logger.error("Unhandled error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_message is None:
         return
@@ -231,6 +275,6 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(context.chat_data, dict):
         language = context.chat_data.get("language", "en")
     try:
-        await update.effective_message.reply_text(text(language, "error.internal"))
+        await reply_text(update.effective_message, text(language, "error.internal"), what="error")
     except TelegramError:
         logger.warning("Could not tell the user about the error", exc_info=True)
