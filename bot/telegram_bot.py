@@ -250,10 +250,10 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 def _split_command(message_text: str) -> tuple[str, str]:
-    """``"/trend@SomeBot 7d"`` gives ``("trend", "7d")``."""
-    head, _, arguments = message_text.partition(" ")
+    """``"/trend@SomeBot 7d"`` gives ``("trend", "7d")``; any whitespace ends the command."""
+    head, *rest = message_text.split(maxsplit=1)
     command = head.lstrip("/").split("@", 1)[0].lower()
-    return command, arguments
+    return command, rest[0] if rest else ""
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -83,7 +83,9 @@ async def test_trend_is_written_by_gemini_from_the_data_block_and_then_cached(
     assert second.plain_text == first.plain_text
     actions = conversation.telegram.calls("sendChatAction")
     assert {call.params["chat_id"] for call in actions} >= {str(user.chat_id)}
-    origins = await conversation.wait_for_log(r"command=trend chat=\d+ outcome=ok .*analyst=(\w+)", 2)
+    origins = await conversation.wait_for_log(
+        r"command=trend chat=\d+ outcome=ok .*analyst=(\w+)", 2
+    )
     assert origins == ["gemini", "cache"]
 
 
@@ -151,7 +153,9 @@ async def test_a_long_news_reply_is_cut_between_lines_into_messages_telegram_acc
     assert utf16_length("\n".join(part.plain_text or "" for part in parts)) > 4096
     seen = "\n".join(part.plain_text or "" for part in parts)
     assert all(html.unescape(title) in seen for title in titles)
-    linked = [entity for part in parts for entity in part.entities if entity["type"] == "text_link"]
+    linked = [
+        entity for part in parts for entity in part.entities if entity["type"] == "text_link"
+    ]
     assert len(linked) == 15
     # Each part ends a headline's paragraph: the next one starts with a headline's title.
     assert parts[1].entities[0]["offset"] == 0

@@ -838,8 +838,8 @@ class FakeTelegram(LoopbackServer):
             kind: A :class:`Fault`: ``retry_after`` (429 with ``retry_after`` seconds),
                 ``blocked`` / ``deactivated`` (403), ``chat_not_found`` /
                 ``cant_parse_entities`` (400), ``conflict`` (409), ``bad_gateway`` (502),
-                ``server_error`` (500, derived body), ``delay`` (answer normally after ``delay`` seconds), ``drop`` (close the
-                connection without an answer).
+                ``server_error`` (500, derived body), ``delay`` (answer normally after
+                ``delay`` seconds), ``drop`` (close the connection without an answer).
             chat_id: Only calls for this chat.
             times: How many calls; ``None`` for every call until :meth:`clear_faults`.
             retry_after: Seconds in the 429 answer.

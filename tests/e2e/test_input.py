@@ -1,0 +1,58 @@
+"""Hostile arguments typed in Telegram reach the real bot: usage messages, fast, no Gemini call."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import Conversation
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+RLO = "\u202e"
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/trend soon", "I did not understand the window “soon”. Try /trend 24h"),
+        (f"/trend {RLO}d7 <b>", "I did not understand the window “d7 <b>”."),
+        ("/trend <a href='x'>7d</a>", "Please give just one window, for example /trend 7d."),
+        ("/trend -7d", "A window must be longer than zero"),
+        ("/trend 7d 30d", "Please give just one window, for example /trend 7d."),
+        ("/trend " + "9" * 3000, "I did not understand that. Try /help."),
+        ("/news *5*", "I did not understand “*5*”. Try /news or /news 10."),
+        (f"/news <i>{'x' * 40}</i>", f"I did not understand “<i>{'x' * 29}”."),
+    ],
+)
+async def test_refused_arguments_get_a_usage_message_and_cost_no_gemini_call(
+    conversation: Conversation, command: str, expected: str
+) -> None:
+    user = conversation.user()
+    started = time.monotonic()
+
+    reply = await conversation.ask_one(command, user)
+
+    assert time.monotonic() - started < 2.0
+    assert reply.parse_mode == "HTML"
+    assert reply.plain_text is not None
+    assert expected in reply.plain_text
+    assert RLO not in reply.plain_text
+    assert reply.entities == []
+    assert conversation.gemini.requests() == []
+    outcome = await conversation.wait_for_log(r"command=\w+ chat=\d+ outcome=(\w+)")
+    assert outcome == ["usage"]
+
+
+async def test_a_huge_window_is_clamped_and_answered(conversation: Conversation) -> None:
+    started = time.monotonic()
+
+    reply = await conversation.ask_one("/trend 99999d", conversation.user())
+
+    assert time.monotonic() - started < 2.0
+    assert reply.plain_text is not None
+    assert reply.plain_text.startswith(
+        "BTC over 10y\n(99999d is outside what I can analyse; I used 10y.)\n\n"
+    )
+    assert len(conversation.gemini.requests()) == 1
