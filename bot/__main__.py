@@ -78,7 +78,7 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     level = settings.log_level
     if quiet and "log_level" not in settings.model_fields_set:
         level = "WARNING"
-    configure_logging(level, settings.secret_values())
+    configure_logging(level, settings.secret_values(), settings.log_format)
 
 
 def _run_bot(settings: Settings) -> int:

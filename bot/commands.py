@@ -6,10 +6,12 @@ what a command means lives here once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.replies import (
     Markup,
@@ -56,13 +58,22 @@ class CommandResult:
 
 
 Handler = Callable[[str, Requester, Markup], Awaitable[CommandResult]]
+JobsProvider = Callable[[], Sequence[tuple[str, datetime | None]]]
 
 
 class Commands:
     """The command table: each name maps to one coroutine of the same shape."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, jobs: JobsProvider | None = None) -> None:
+        """Prepare the table.
+
+        Args:
+            runtime: The running services.
+            jobs: Tells the scheduled jobs and their next run, for /status; None when the
+                adapter schedules nothing (the console).
+        """
         self._runtime = runtime
+        self._jobs = jobs
         self._table: dict[str, Handler] = {
             "start": self._help,
             "help": self._help,
@@ -127,6 +138,8 @@ class Commands:
             reply = markup.escape(text(requester.language, "status.denied"))
             return CommandResult(reply, outcome="denied")
         report = await self._runtime.status.status()
+        if self._jobs is not None:
+            report = dataclasses.replace(report, jobs=tuple(self._jobs()))
         return CommandResult(status_reply(report, requester.language, markup))
 
 

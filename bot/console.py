@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 
 from bot.commands import CommandResult, Commands, Requester, log_handled
+from bot.logs import request_id
 from bot.replies import PLAIN
 from core.runtime import Runtime
 from core.settings import Settings
@@ -41,6 +43,7 @@ async def answer_line(
     # The local user of the console owns the machine: they may see /status.
     requester = Requester(chat_id=None, user_id=None, language=language, is_admin=True)
     started = time.perf_counter()
+    request_id.set(uuid.uuid4().hex[:8])
     try:
         result = await commands.run(command, arguments, requester, PLAIN)
     except Exception:

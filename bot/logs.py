@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import sys
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import TextIO
 
 MASK = "[secret]"
+
+# The id of the update being handled, so that every line it causes can be found together.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Clients that log whole request URLs (the Bot API puts the token in every URL) or headers
 # (the Gemini key travels in one), and a driver that logs every SQL call at DEBUG.
@@ -62,10 +69,56 @@ class SecretMasker(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """Send logs to standard error at ``level``, secrets masked, chatty clients quietened."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the update being handled, or ``-``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add ``record.request_id``."""
+        record.request_id = request_id.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, request id, message, traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record, already masked, as a JSON line."""
+        moment = datetime.fromtimestamp(record.created, tz=UTC)
+        entry = {
+            "time": moment.isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+
+def configure_logging(
+    level: str,
+    secrets: Iterable[str] = (),
+    log_format: str = "text",
+    stream: TextIO | None = None,
+) -> None:
+    """Send logs to standard error at ``level``, secrets masked, chatty clients quietened.
+
+    Args:
+        level: The root level (``INFO``...).
+        secrets: Values that must never appear in a log line.
+        log_format: ``text`` for people, ``json`` for a log collector (one object a line).
+        stream: Where the lines go; standard error when None.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
     handler.addFilter(SecretMasker(secrets))
 
     root = logging.getLogger()

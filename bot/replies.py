@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from bot.texts import has_text, text
 from core.errors import InputError
 from core.numbers import format_pct, format_usd
 from core.services import StatusReport, TrendReport
-from storage.repositories import StoredHeadline
+from storage.repositories import SourceStatus, StoredHeadline
 
 # Echoed user input is cut to this many characters before it is escaped.
 ECHO_MAX_CHARS = 32
@@ -159,75 +160,63 @@ def news_reply(items: list[StoredHeadline], language: str, markup: Markup) -> st
 
 
 def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
-    """What /status answers an admin."""
+    """What /status answers an admin: a dashboard that fits one message on a phone."""
     stats = report.stats
-
-    def milliseconds(value: float | None) -> str:
-        return "–" if value is None else f"{value:.0f} ms"
-
-    def freshness(key: str, moment: datetime | None) -> str:
-        if moment is None:
-            return text(language, key, at=text(language, "status.none"), age="–")
-        return text(
-            language, key, at=format_time(moment), age=format_age(report.now - moment, language)
-        )
-
+    today = report.now.date()
     lines = [
         text(
             language,
-            "status.uptime",
+            "status.header",
+            version=report.version,
             uptime=format_age(report.uptime, language),
-            database=report.database_kind,
         ),
-        text(language, "status.rows", prices=report.price_rows, news=report.news_rows),
-        freshness("status.candle", report.newest_candle_at),
-        freshness("status.headline", report.newest_headline_at),
-        text(language, "status.analyst", analyst=report.analyst),
+        text(
+            language,
+            "status.data",
+            database=report.database_kind,
+            size=_megabytes(report.database_bytes),
+            prices=report.price_rows,
+            news=report.news_rows,
+        ),
+        _freshness(report, "status.candle", report.newest_candle_at, language),
+        _freshness(report, "status.headline", report.newest_headline_at, language),
+    ]
+    if report.gaps:
+        missing = sum(gap.missing for gap in report.gaps)
+        lines.append(text(language, "status.gaps", count=len(report.gaps), missing=missing))
+
+    lines.append(text(language, "status.sources"))
+    lines += [f"• {_source_line(source, language)}" for source in report.sources] or ["• –"]
+
+    if report.jobs:
+        runs = " · ".join(
+            f"{name} {format_time(moment)[11:] if moment else '–'}" for name, moment in report.jobs
+        )
+        lines.append(text(language, "status.jobs", runs=runs))
+
+    lines += [
         text(
             language,
             "status.llm",
+            analyst=report.analyst,
             calls=stats.llm_calls,
             hits=stats.llm_cache_hits,
-            fallbacks=sum(stats.llm_fallbacks.values()),
-            tokens_in=stats.llm_tokens_in,
-            tokens_out=stats.llm_tokens_out,
+            failures=_counts(stats.llm_failures),
+            fallbacks=_counts(stats.llm_fallbacks),
         ),
         text(
             language,
-            "status.llm_latency",
-            p50=milliseconds(stats.llm_latency.p50()),
-            p95=milliseconds(stats.llm_latency.p95()),
+            "status.llm_usage",
+            tokens_in=stats.llm_tokens_by_day[(today, "in")],
+            tokens_out=stats.llm_tokens_by_day[(today, "out")],
+            p50=_milliseconds(stats.llm_latency.p50()),
+            p95=_milliseconds(stats.llm_latency.p95()),
         ),
     ]
-    for source in report.sources:
-        success = format_time(source.last_success_at) if source.last_success_at else "–"
-        line = text(
-            language,
-            "status.source",
-            name=source.name,
-            kind=source.kind,
-            success=success,
-            rows=source.rows_stored,
-        )
-        if source.last_error_at and (
-            source.last_success_at is None or source.last_error_at > source.last_success_at
-        ):
-            line += " · " + text(
-                language,
-                "status.source_error",
-                at=format_time(source.last_error_at),
-                error=(source.last_error or "")[:80],
-            )
-        lines.append(line)
-    if report.gaps:
-        lines.append(
-            text(
-                language,
-                "status.gaps",
-                count=len(report.gaps),
-                missing=sum(gap.missing for gap in report.gaps),
-            )
-        )
+    if report.llm_resting_until is not None:
+        resting = format_time(report.llm_resting_until)
+        lines.append(text(language, "status.llm_resting", until=resting))
+
     lines.append(text(language, "status.handlers", handled=stats.handled, errors=stats.errors))
     for command, tracker in sorted(stats.handler_latency.items()):
         lines.append(
@@ -236,12 +225,59 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
                 "status.handler",
                 command=command,
                 count=len(tracker.samples),
-                p50=milliseconds(tracker.p50()),
-                p95=milliseconds(tracker.p95()),
+                p50=_milliseconds(tracker.p50()),
+                p95=_milliseconds(tracker.p95()),
             )
         )
     title = markup.bold(markup.escape(text(language, "status.title")))
     return "\n".join([title, *(markup.escape(line) for line in lines)])
+
+
+def _freshness(report: StatusReport, key: str, newest: datetime | None, language: str) -> str:
+    """``Newest candle 2025-11-23 00:00 UTC (3 h 2 min ago)``, flagged when stale."""
+    if newest is None:
+        return text(language, key, at=text(language, "status.none"), age="–")
+
+    line = text(
+        language, key, at=format_time(newest), age=format_age(report.now - newest, language)
+    )
+    if report.is_stale(newest):
+        line += " " + text(language, "status.stale")
+    return line
+
+
+def _source_line(source: SourceStatus, language: str) -> str:
+    """One source: its last success and rows, and its last error when newer."""
+    success = format_time(source.last_success_at)[5:] if source.last_success_at else "–"
+    line = text(
+        language,
+        "status.source",
+        kind=source.kind,
+        name=source.name,
+        success=success,
+        rows=source.rows_stored,
+    )
+    failing = source.last_error_at is not None and (
+        source.last_success_at is None or source.last_error_at > source.last_success_at
+    )
+    if failing and source.last_error_at is not None:
+        error = (source.last_error or "")[:60]
+        at = format_time(source.last_error_at)[5:]
+        line += " · " + text(language, "status.source_error", at=at, error=error)
+    return line
+
+
+def _milliseconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def _megabytes(size: int | None) -> str:
+    return "?" if size is None else f"{size / 1_000_000:.1f} MB"
+
+
+def _counts(counter: Mapping[str, int]) -> str:
+    """``timeout 2, rate_limited 1``, or a dash when nothing was counted."""
+    return ", ".join(f"{name} {count}" for name, count in sorted(counter.items())) or "–"
 
 
 def printable(value: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -16,11 +18,14 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    Job,
     filters,
 )
 from telegram.request import BaseRequest
 
 from bot.commands import Commands, Requester, log_handled
+from bot.health import HealthServer
+from bot.logs import request_id
 from bot.polling import PollingRequest, PollingWatch, is_polling_error
 from bot.replies import HTML
 from bot.sending import reply_text
@@ -138,10 +143,19 @@ def _open_runtime(settings: Settings) -> Any:
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         runtime = await Runtime.start(settings)
         application.bot_data["runtime"] = runtime
-        application.bot_data["commands"] = Commands(runtime)
+        application.bot_data["commands"] = Commands(runtime, lambda: _scheduled_jobs(application))
         await _register_commands(application)
         if settings.ingestion_enabled:
             _schedule_ingestion(application, settings)
+        if settings.metrics_port is not None:
+            health = HealthServer(
+                runtime,
+                lambda: application.updater is not None and application.updater.running,
+                settings.metrics_host,
+                settings.metrics_port,
+            )
+            await health.start()
+            application.bot_data["health"] = health
         logger.info("Bot @%s (id %s) ready", application.bot.username, application.bot.id)
 
     return post_init
@@ -199,7 +213,27 @@ def _log_job(name: str, reports: list[SourceReport], started: float) -> None:
     )
 
 
+def _scheduled_jobs(
+    application: Application[Any, Any, Any, Any, Any, Any],
+) -> list[tuple[str, datetime | None]]:
+    """Each scheduled job's name and next run, for /status."""
+    if application.job_queue is None:
+        return []
+    return [(job.name or "job", _next_run(job)) for job in application.job_queue.jobs()]
+
+
+def _next_run(job: Job[Any]) -> datetime | None:
+    # A job added before the scheduler starts has no next run time yet.
+    try:
+        return job.next_t
+    except AttributeError:
+        return None
+
+
 async def _close_runtime(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    health: HealthServer | None = application.bot_data.pop("health", None)
+    if health is not None:
+        await health.stop()
     runtime: Runtime | None = application.bot_data.pop("runtime", None)
     if runtime is not None:
         await runtime.close()
@@ -221,6 +255,7 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
 
     started = time.perf_counter()
+    request_id.set(uuid.uuid4().hex[:8])
     runtime: Runtime = context.bot_data["runtime"]
     commands: Commands = context.bot_data["commands"]
     command, arguments = _split_command(message.text)

@@ -42,21 +42,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "news.empty": "No headlines are stored yet.",
         "status.title": "Status",
         "status.denied": "Sorry, /status is for the bot's administrators only.",
-        "status.uptime": "Up for {uptime} · database: {database}",
-        "status.rows": "Stored: {prices} candles, {news} headlines",
+        "status.header": "v{version} · up {uptime}",
+        "status.data": "Data: {database} {size} · {prices} candles · {news} headlines",
         "status.candle": "Newest candle closed {at} UTC ({age} ago)",
         "status.headline": "Newest headline {at} UTC ({age} ago)",
+        "status.stale": "⚠️ stale",
         "status.none": "none yet",
-        "status.analyst": "Analyst: {analyst}",
-        "status.llm": (
-            "LLM: {calls} calls, {hits} cache hits, {fallbacks} fallbacks, "
-            "tokens {tokens_in} in / {tokens_out} out"
-        ),
-        "status.llm_latency": "LLM latency p50 {p50} · p95 {p95}",
-        "status.source": "{kind} {name}: last success {success}, {rows} rows stored",
-        "status.source_error": "last error {at}: {error}",
         "status.gaps": "Gaps: {count} stretches, {missing} hourly candles missing this year",
-        "status.handlers": "Handlers ({handled} updates, {errors} errors):",
+        "status.sources": "Sources:",
+        "status.source": "{kind} {name}: ok {success}, {rows} rows",
+        "status.source_error": "error {at}: {error}",
+        "status.jobs": "Next runs (UTC): {runs}",
+        "status.llm": (
+            "LLM {analyst}: {calls} calls, {hits} cache hits · failures: {failures} · "
+            "fallbacks: {fallbacks}"
+        ),
+        "status.llm_usage": (
+            "Tokens today {tokens_in} in / {tokens_out} out · p50 {p50} · p95 {p95}"
+        ),
+        "status.llm_resting": "Gemini is resting after a rate limit until {until} UTC",
+        "status.handlers": "Commands: {handled} handled, {errors} errors",
         "status.handler": "/{command}: {count} · p50 {p50} · p95 {p95}",
         "error.window_format": (
             "I did not understand the window “{text}”. Try /trend 24h, /trend 7d or /trend 1y."
@@ -106,21 +111,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "news.empty": "Aucun titre n’est encore enregistré.",
         "status.title": "État",
         "status.denied": "Désolé, /status est réservé aux administrateurs du bot.",
-        "status.uptime": "En service depuis {uptime} · base : {database}",
-        "status.rows": "Stockées : {prices} bougies, {news} titres",
+        "status.header": "v{version} · en service depuis {uptime}",
+        "status.data": "Données : {database} {size} · {prices} bougies · {news} titres",
         "status.candle": "Dernière bougie close le {at} UTC (il y a {age})",
         "status.headline": "Dernier titre le {at} UTC (il y a {age})",
+        "status.stale": "⚠️ périmé",
         "status.none": "aucun pour l’instant",
-        "status.analyst": "Analyste : {analyst}",
-        "status.llm": (
-            "LLM : {calls} appels, {hits} réponses en cache, {fallbacks} replis, "
-            "jetons {tokens_in} en entrée / {tokens_out} en sortie"
-        ),
-        "status.llm_latency": "Latence LLM p50 {p50} · p95 {p95}",
-        "status.source": "{kind} {name} : dernier succès {success}, {rows} lignes stockées",
-        "status.source_error": "dernière erreur {at} : {error}",
         "status.gaps": "Trous : {count} périodes, {missing} bougies horaires manquantes sur un an",
-        "status.handlers": "Commandes ({handled} traitées, {errors} erreurs) :",
+        "status.sources": "Sources :",
+        "status.source": "{kind} {name} : ok {success}, {rows} lignes",
+        "status.source_error": "erreur {at} : {error}",
+        "status.jobs": "Prochains passages (UTC) : {runs}",
+        "status.llm": (
+            "LLM {analyst} : {calls} appels, {hits} en cache · échecs : {failures} · "
+            "replis : {fallbacks}"
+        ),
+        "status.llm_usage": (
+            "Jetons aujourd’hui {tokens_in} en entrée / {tokens_out} en sortie · "
+            "p50 {p50} · p95 {p95}"
+        ),
+        "status.llm_resting": "Gemini est au repos après une limite de débit jusqu’à {until} UTC",
+        "status.handlers": "Commandes : {handled} traitées, {errors} erreurs",
         "status.handler": "/{command} : {count} · p50 {p50} · p95 {p95}",
         "error.window_format": (
             "Je n’ai pas compris la période « {text} ». Essayez /trend 24h, /trend 7j ou "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -78,6 +79,12 @@ def rejection_reason(candle: Candle, now: datetime | None = None) -> str | None:
     if now is not None and candle.opened_at > now:
         return "future_timestamp"
     return None
+
+
+def describe_rejections(rejected: Mapping[str, int]) -> str:
+    """``3 rejected (1 high_below_low, 2 non_finite_price)``, for reports."""
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(rejected.items()))
+    return f"{sum(rejected.values())} rejected ({reasons})"
 
 
 def utc_from_unix(seconds: float) -> datetime:

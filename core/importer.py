@@ -28,7 +28,14 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from core.candles import SYMBOL, Candle, Interval, rejection_reason, utc_from_unix
+from core.candles import (
+    SYMBOL,
+    Candle,
+    Interval,
+    describe_rejections,
+    rejection_reason,
+    utc_from_unix,
+)
 from core.errors import BitcoinAnalyzerError, InputError
 from core.headlines import parse_feed
 from storage.repositories import NewsRepository, PriceRepository
@@ -73,10 +80,7 @@ class FileReport:
             return f"{self.name}: failed, {self.error}"
         line = f"{self.name}: {self.read} {self.kind} read, {self.stored} stored ({self.new} new)"
         if self.rejected:
-            reasons = ", ".join(
-                f"{count} {reason}" for reason, count in sorted(self.rejected.items())
-            )
-            line += f", {sum(self.rejected.values())} rejected ({reasons})"
+            line += ", " + describe_rejections(self.rejected)
         return line
 
 

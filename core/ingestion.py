@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from core.candles import SYMBOL, Interval
+from core.candles import SYMBOL, Interval, describe_rejections
 from core.errors import SourceError
 from core.sources.feeds import fetch_feeds
 from core.sources.pool import ProviderPool
@@ -56,10 +56,7 @@ class SourceReport:
             f"{self.stored - self.new} already known"
         )
         if self.rejected:
-            reasons = ", ".join(
-                f"{count} {reason}" for reason, count in sorted(self.rejected.items())
-            )
-            line += f", {sum(self.rejected.values())} rejected ({reasons})"
+            line += ", " + describe_rejections(self.rejected)
         return line
 
 

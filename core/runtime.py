@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
+from core.resilience import CircuitBreaker, GuardedAnalyst
 from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
 from core.sources.pool import ProviderPool
@@ -76,6 +77,7 @@ class Runtime:
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
         analyst_label = builtin.name
+        circuit: CircuitBreaker | None = None
         gemini_client = None
         if settings.gemini_enabled and settings.gemini_api_key is not None:
             gemini_client = build_gemini_client(
@@ -83,12 +85,18 @@ class Runtime:
                 timeout_s=settings.gemini_timeout_seconds,
                 base_url=settings.google_gemini_base_url,
             )
-            analyst = GeminiAnalyst(
-                gemini_client,
-                settings.gemini_model,
-                timeout_s=settings.gemini_timeout_seconds,
-                max_output_tokens=settings.gemini_max_output_tokens,
+            guarded = GuardedAnalyst(
+                GeminiAnalyst(
+                    gemini_client,
+                    settings.gemini_model,
+                    timeout_s=settings.gemini_timeout_seconds,
+                    max_output_tokens=settings.gemini_max_output_tokens,
+                ),
+                stats,
+                clock,
+                retries=settings.gemini_retries,
             )
+            analyst, circuit = guarded, guarded.circuit
             analyst_label = f"gemini:{settings.gemini_model}"
         logger.info("Analyst: %s", analyst_label)
 
@@ -101,9 +109,24 @@ class Runtime:
             database=database,
             stats=stats,
             importer=importer,
-            trends=TrendService(database, analyst, builtin, stats, analyst_label, clock),
+            trends=TrendService(
+                database,
+                analyst,
+                builtin,
+                stats,
+                analyst_label,
+                clock,
+                deadline_seconds=settings.trend_deadline_seconds,
+            ),
             news=NewsService(database),
-            status=StatusService(database, stats, analyst_label, clock),
+            status=StatusService(
+                database,
+                stats,
+                analyst_label,
+                clock,
+                circuit,
+                stale_after=timedelta(minutes=settings.stale_after_minutes),
+            ),
             http=http,
             pool=pool,
             price_ingestor=PriceIngestor(pool, database, clock),
@@ -124,13 +147,24 @@ class Runtime:
     async def ingest_prices(self) -> list[SourceReport]:
         """One price pass; when new candles landed, refresh the common analyses."""
         reports = await self.price_ingestor.run()
+        self._count(reports)
         if any(report.new for report in reports):
             await self.trends.refresh()
         return reports
 
     async def ingest_news(self) -> list[SourceReport]:
         """One news pass over every feed."""
-        return await self.news_ingestor.run()
+        reports = await self.news_ingestor.run()
+        self._count(reports)
+        return reports
+
+    def _count(self, reports: list[SourceReport]) -> None:
+        for report in reports:
+            source = report.name.split(" (", 1)[0]
+            if report.error:
+                self.stats.ingestion_errors[source] += 1
+            else:
+                self.stats.ingested_rows[source] += report.new
 
     async def close(self) -> None:
         """Close the HTTP and Gemini clients and the database engine."""

@@ -6,18 +6,21 @@ nothing here knows how a reply is shown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 
 from core.analysis import TrendFacts, compute_facts
 from core.analysts import Analyst, AnalystAnswer
 from core.candles import SYMBOL, Candle, Interval
 from core.errors import AnalystError, InputError, NoDataError
 from core.metrics import RuntimeStats
+from core.resilience import CircuitBreaker
 from core.windows import parse_window
 from storage.database import Database
 from storage.repositories import (
@@ -85,6 +88,7 @@ class TrendService:
         stats: RuntimeStats,
         analyst_label: str,
         clock: Callable[[], datetime] = utc_now,
+        deadline_seconds: float = 20.0,
     ) -> None:
         """Prepare the service.
 
@@ -96,8 +100,11 @@ class TrendService:
             analyst_label: The first analyst and its model (``gemini:gemini-2.5-flash``):
                 part of the cache key, so a new model never serves an old model's words.
             clock: The present time.
+            deadline_seconds: The longest the first analyst may take, retries included;
+                past it the built-in analyst answers at once.
         """
         self._analyst_label = analyst_label
+        self._deadline = deadline_seconds
         self._prices = PriceRepository(database)
         self._gaps = GapRepository(database)
         self._cache = AnalysisCache(database)
@@ -185,22 +192,21 @@ class TrendService:
 
         started = time.perf_counter()
         try:
-            answer = await self._analyst.analyse(facts, candles, language)
+            async with asyncio.timeout(self._deadline):
+                return await self._analyst.analyse(facts, candles, language), None
         except AnalystError as error:
-            self._stats.llm_fallbacks[error.reason] += 1
-            logger.warning(
-                "Analyst %s failed (%s) after %.0f ms; the built-in analyst answers",
-                self._analyst.name,
-                error.reason,
-                (time.perf_counter() - started) * 1000,
-            )
-            return await self._fallback.analyse(facts, candles, language), error.reason
+            reason = error.reason
+        except TimeoutError:
+            reason = "deadline"
 
-        self._stats.llm_calls += 1
-        self._stats.llm_tokens_in += answer.tokens_in or 0
-        self._stats.llm_tokens_out += answer.tokens_out or 0
-        self._stats.llm_latency.add(answer.latency_s * 1000)
-        return answer, None
+        self._stats.llm_fallbacks[reason] += 1
+        logger.warning(
+            "Analyst %s failed (%s) after %.0f ms; the built-in analyst answers",
+            self._analyst.name,
+            reason,
+            (time.perf_counter() - started) * 1000,
+        )
+        return await self._fallback.analyse(facts, candles, language), reason
 
 
 def parse_count(argument: str | None, default: int, maximum: int) -> int:
@@ -267,6 +273,15 @@ class StatusReport:
     stats: RuntimeStats
     sources: list[SourceStatus]
     gaps: list[Gap]
+    llm_resting_until: datetime | None = None
+    version: str = "unknown"
+    database_bytes: int | None = None
+    stale_after: timedelta = timedelta(minutes=90)
+    jobs: tuple[tuple[str, datetime | None], ...] = ()
+
+    def is_stale(self, newest: datetime | None) -> bool:
+        """Whether data as old as ``newest`` is older than the staleness threshold."""
+        return newest is None or self.now - newest > self.stale_after
 
 
 class StatusService:
@@ -278,7 +293,11 @@ class StatusService:
         stats: RuntimeStats,
         analyst_name: str,
         clock: Callable[[], datetime] = utc_now,
+        circuit: CircuitBreaker | None = None,
+        stale_after: timedelta = timedelta(minutes=90),
     ) -> None:
+        self._stale_after = stale_after
+        self._circuit = circuit
         self._database = database
         self._prices = PriceRepository(database)
         self._news = NewsRepository(database)
@@ -307,4 +326,16 @@ class StatusService:
             gaps=await self._gaps.overlapping(
                 SYMBOL, Interval.HOUR, now - timedelta(days=365), now
             ),
+            llm_resting_until=self._circuit.open_until if self._circuit else None,
+            version=_version(),
+            database_bytes=await self._database.size_bytes(),
+            stale_after=self._stale_after,
         )
+
+
+def _version() -> str:
+    """The installed package's version, or ``unknown`` when run from a bare checkout."""
+    try:
+        return metadata.version("bitcoin-analyzer")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -48,8 +48,10 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_model: str = Field(default="gemini-2.5-flash", min_length=1)
     google_gemini_base_url: str | None = None
-    gemini_timeout_seconds: float = Field(default=12.0, gt=0, le=120)
+    gemini_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     gemini_max_output_tokens: int = Field(default=1024, ge=64, le=8192)
+    gemini_retries: int = Field(default=2, ge=0, le=5)
+    trend_deadline_seconds: float = Field(default=20.0, gt=0, le=120)
 
     data_dir: Path = Path("data")
     database_url: str | None = None
@@ -78,6 +80,10 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_language: Language = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    stale_after_minutes: float = Field(default=90.0, gt=0, le=100_000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -147,6 +153,12 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         """Let ``LOG_LEVEL=debug`` mean what it says."""
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        """Let ``LOG_FORMAT=JSON`` mean what it says."""
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("default_language", mode="before")
     @classmethod

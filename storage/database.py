@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -44,6 +45,19 @@ class Database:
     def safe_url(self) -> str:
         """The URL with any password hidden, fit for a log line."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    async def size_bytes(self) -> int | None:
+        """The database's size on disk (SQLite file and its journal, or PostgreSQL's count)."""
+        if self.kind == "sqlite":
+            path = self.engine.url.database
+            if not path or path == ":memory:":
+                return None
+            return await asyncio.to_thread(_file_sizes, Path(path), Path(f"{path}-wal"))
+        if self.kind == "postgresql":
+            async with self.engine.connect() as connection:
+                size = await connection.scalar(text("SELECT pg_database_size(current_database())"))
+            return int(size) if size is not None else None
+        return None
 
     async def create_schema(self) -> None:
         """Create the tables that do not exist yet."""
@@ -91,6 +105,10 @@ def open_database(url: str) -> Database:
 
     logger.info("Database %s opened", engine.url.render_as_string(hide_password=True))
     return Database(engine)
+
+
+def _file_sizes(*paths: Path) -> int:
+    return sum(path.stat().st_size for path in paths if path.exists())
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from core.importer import Importer
 from core.settings import Settings, load_settings
 from storage.database import Database, open_database
-from storage.repositories import NewsRepository, PriceRepository
 from tests.support.scripted_server import (  # noqa: F401 - fixtures shared by name
     http_client,
     scripted_server,
@@ -92,33 +90,29 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def seeded_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file holding the embedded data set, seeded once for the whole run.
+    """A SQLite file holding the embedded data set, imported once for the whole run."""
+    from core.importer import Importer
+    from storage.repositories import NewsRepository, PriceRepository
 
-    Copy it into a test's data folder (see :func:`seeded_data_dir`) rather than open it:
-    seeding takes seconds, a copy milliseconds.
-    """
-    folder = tmp_path_factory.mktemp("seeded")
-    path = folder / "bitcoin_analyzer.db"
+    path = tmp_path_factory.mktemp("seeded") / "bitcoin_analyzer.db"
 
     async def seed() -> None:
         database = open_database(f"sqlite+aiosqlite:///{path}")
-        try:
-            await database.create_schema()
-            await Importer(PriceRepository(database), NewsRepository(database)).seed_if_empty()
-        finally:
-            await database.close()
+        await database.create_schema()
+        await Importer(PriceRepository(database), NewsRepository(database)).import_embedded()
+        await database.close()
 
     asyncio.run(seed())
     return path
 
 
 @pytest.fixture
-def seeded_data_dir(tmp_path: Path, seeded_database_file: Path) -> Path:
-    """A data folder whose database already holds the embedded data set."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    shutil.copyfile(seeded_database_file, folder / seeded_database_file.name)
-    return folder
+def seeded_settings(tmp_path: Path, seeded_database_file: Path) -> Settings:
+    """Settings whose data folder starts with a copy of the seeded database."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copyfile(seeded_database_file, data_dir / "bitcoin_analyzer.db")
+    return load_settings(data_dir=data_dir)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_once_seeds_an_empty_database_and_answers_trend_news_and_status(tmp_path
     assert result.returncode == 0, result.stderr
     assert "BTC over 7d" in result.stdout
     assert "Latest headlines" in result.stdout
-    assert "Stored: 8681 candles" in result.stdout
+    assert "8681 candles" in result.stdout
     assert "<b>" not in result.stdout
     assert (tmp_path / "data" / "bitcoin_analyzer.db").exists()
 

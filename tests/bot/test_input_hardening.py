@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.telegram_bot import build_application
 from core.runtime import Runtime
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from tests.emulators.formatting import parse_formatted
 from tests.emulators.gemini import FakeGemini
 from tests.support.telegram_updates import RecordingRequest, command_update
@@ -60,10 +59,10 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(seeded_data_dir: Path) -> AsyncIterator[Bot]:
+async def bot(seeded_settings: Settings) -> AsyncIterator[Bot]:
     async with FakeGemini() as gemini:
         settings = load_settings(
-            data_dir=seeded_data_dir,
+            data_dir=seeded_settings.data_dir,
             telegram_bot_token=TOKEN,
             admin_ids=str(ADMIN_ID),
             gemini_api_key="test-gemini-key",

@@ -19,9 +19,9 @@ TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijklmno"
 
 
 @pytest.fixture
-def bot_settings(tmp_path) -> Settings:
+def bot_settings(seeded_settings: Settings) -> Settings:
     return load_settings(
-        data_dir=tmp_path / "data", telegram_bot_token=TOKEN, admin_ids=str(ADMIN_ID)
+        data_dir=seeded_settings.data_dir, telegram_bot_token=TOKEN, admin_ids=str(ADMIN_ID)
     )
 
 
@@ -123,8 +123,8 @@ async def test_status_is_for_admins_only(started: Any) -> None:
 
     refused, allowed = request.sent_texts()
     assert refused == "Sorry, /status is for the bot's administrators only."
-    assert "Stored:" in allowed
-    assert "candles" in allowed
+    assert "8681 candles" in allowed
+    assert "Newest candle closed 2025-11-23 00:00 UTC" in allowed
 
 
 async def test_bad_window_gets_a_usage_message_with_the_argument_escaped(started: Any) -> None:

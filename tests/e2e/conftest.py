@@ -50,6 +50,8 @@ SECRETS = (TOKEN, TOKEN_SECRET_PART, GEMINI_KEY)
 
 ADMIN_ID = 4242
 GEMINI_TIMEOUT_SECONDS = 1.0
+GEMINI_RETRIES = 1
+TREND_DEADLINE_SECONDS = 4.0
 TREND_LIMIT_CALLS = 4
 REPLY_TIMEOUT = 10.0
 
@@ -105,6 +107,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             "GEMINI_API_KEY": GEMINI_KEY,
             "GOOGLE_GEMINI_BASE_URL": gemini.url,
             "GEMINI_TIMEOUT_SECONDS": str(GEMINI_TIMEOUT_SECONDS),
+            "GEMINI_RETRIES": str(GEMINI_RETRIES),
+            "TREND_DEADLINE_SECONDS": str(TREND_DEADLINE_SECONDS),
             "DATA_DIR": str(data_dir),
             "INGESTION_ENABLED": "false",
             "BINANCE_BASE_URL": sources.url("/binance"),

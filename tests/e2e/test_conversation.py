@@ -128,9 +128,9 @@ async def test_status_is_refused_to_users_and_shown_to_admins_without_secrets(
     assert refused.plain_text == "Sorry, /status is for the bot's administrators only."
     assert allowed.text is not None
     assert allowed.plain_text is not None
-    assert allowed.plain_text.startswith("Status\nUp for ")
-    assert "database: sqlite" in allowed.plain_text
-    assert "Analyst: gemini:gemini-2.5-flash" in allowed.plain_text
+    assert allowed.plain_text.startswith("Status\nv")
+    assert "\nData: sqlite " in allowed.plain_text
+    assert "gemini:gemini-2.5-flash" in allowed.plain_text
     assert [secret for secret in SECRETS if secret in allowed.text] == []
 
 

@@ -39,7 +39,7 @@ async def test_markup_telegram_cannot_parse_is_sent_once_more_as_plain_text(
     assert retry.params["text"] == first.params["text"]
     assert reply.text == first.params["text"]
     assert reply.parse_mode is None
-    warnings = await conversation.wait_for_log(r"WARNING bot\.sending: (.*)")
+    warnings = await conversation.wait_for_log(r"WARNING bot\.sending \[[^]]*\]: (.*)")
     assert len(warnings) == 1
     assert "could not parse the markup of a reply to /help" in warnings[0]
     assert "Unhandled error" not in conversation.new_log()
@@ -80,10 +80,10 @@ async def test_a_failed_poll_does_not_stop_the_bot(
 
     assert after.plain_text is not None
     assert after.plain_text.startswith("Bitcoin Analyzer")
-    warnings = await conversation.wait_for_log(r"WARNING bot\.polling: (.*)")
+    warnings = await conversation.wait_for_log(r"WARNING bot\.polling \[[^]]*\]: (.*)")
     assert len(warnings) == 1
     assert warnings[0].startswith("Could not reach Telegram to fetch updates (NetworkError")
-    await conversation.wait_for_log(r"INFO bot\.polling: Fetching updates works again")
+    await conversation.wait_for_log(r"INFO bot\.polling \[[^]]*\]: Fetching updates works again")
     assert "Traceback" not in conversation.new_log()
 
 
