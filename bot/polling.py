@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, Conflict, NetworkError, TelegramError, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 
 logger = logging.getLogger(__name__)
@@ -81,15 +81,18 @@ def is_polling_error(error: object) -> bool:
     """Whether an error handed to the error handlers without an update comes from polling.
 
     Only ``getUpdates`` is answered 409, and network failures without an update or a job
-    behind them come from the polling loop.
+    behind them come from the polling loop. PTB makes ``BadRequest`` and ``TimedOut``
+    network errors too; neither counts (PTB retries a timed-out poll at once, silently).
     """
-    return isinstance(error, Conflict | NetworkError) and not isinstance(error, TimedOut)
+    if isinstance(error, Conflict):
+        return True
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest | TimedOut)
 
 
 def _kind_of(error: TelegramError) -> str:
     if isinstance(error, Conflict):
         return "conflict"
-    if isinstance(error, NetworkError):
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         return "network"
     return "telegram"
 

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     trend_deadline_seconds: float = Field(default=20.0, gt=0, le=120)
 
     data_dir: Path = Path("data")
-    database_url: str | None = None
+    # Left out of repr and str: the URL may hold a password.
+    database_url: str | None = Field(default=None, repr=False)
 
     price_providers: Annotated[tuple[str, ...], NoDecode] = (
         "binance",
