@@ -8,10 +8,12 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.commands import CommandResult, Commands, Requester, log_handled
 from bot.logs import request_id
 from bot.replies import PLAIN
+from bot.texts import text
 from core.runtime import Runtime
 from core.settings import Settings
 
@@ -82,9 +84,33 @@ async def _answer_once(runtime: Runtime, commands: Commands, line: str, language
     if result.outcome != "ok":
         print(result.text, file=sys.stderr)
         return EXIT_FAILED
-    print(result.text)
+    print(shown(runtime, result, language))
     print()
     return EXIT_OK
+
+
+def shown(runtime: Runtime, result: CommandResult, language: str) -> str:
+    """What the console prints for a reply; a picture is saved in the data folder instead."""
+    if result.photo is None:
+        return result.text
+
+    path = save_picture(runtime.settings.data_dir, result.photo_name, result.photo)
+    lines = [text(language, "chart.saved", path=path)]
+    if result.caption:
+        lines.append(result.caption)
+    if result.text:
+        lines += ["", result.text]
+    return "\n".join(lines)
+
+
+def save_picture(data_dir: Path, name: str, png: bytes) -> Path:
+    """Write a PNG under ``<data folder>/charts`` and return its absolute path."""
+    folder = data_dir / "charts"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe_name = "".join(char if char.isalnum() or char in "-_" else "_" for char in name)
+    path = (folder / f"{safe_name or 'chart'}.png").resolve()
+    path.write_bytes(png)
+    return path
 
 
 async def _prompt(runtime: Runtime, commands: Commands, language: str) -> None:
@@ -99,5 +125,5 @@ async def _prompt(runtime: Runtime, commands: Commands, language: str) -> None:
             return
         result = await answer_line(runtime, commands, line, language)
         if result is not None:
-            print(result.text)
+            print(shown(runtime, result, language))
             print()

@@ -20,6 +20,9 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 # Clients that log whole request URLs (the Bot API puts the token in every URL) or headers
 # (the Gemini key travels in one), and a driver that logs every SQL call at DEBUG.
 CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack", "aiosqlite")
+# PTB's loggers that, at DEBUG, write every update and every Bot API call in full: the users'
+# messages and our replies. They keep their INFO milestones.
+CONTENT_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application")
 
 
 class SecretMasker(logging.Filter):
@@ -129,6 +132,8 @@ def configure_logging(
 
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in CONTENT_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
 
     # Warnings and uncaught exceptions would otherwise be printed straight to standard error,
     # past the masking filter (PTB's InvalidToken, for one, holds the whole token).

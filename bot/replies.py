@@ -7,19 +7,27 @@ passes through ``Markup.escape`` exactly once, here and nowhere else.
 from __future__ import annotations
 
 import html
+import logging
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.texts import has_text, text
+from core.charts import ChartLabels, ChartService, PriceSeries
+from core.digest import Digest, DigestStatus
 from core.errors import InputError
 from core.numbers import format_pct, format_usd
 from core.services import StatusReport, TrendReport
 from storage.repositories import SourceStatus, StoredHeadline
 
+logger = logging.getLogger(__name__)
+
 # Echoed user input is cut to this many characters before it is escaped.
 ECHO_MAX_CHARS = 32
+# A headline's title is cut to this many characters in the digest.
+DIGEST_TITLE_MAX_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,9 @@ def help_reply(language: str, markup: Markup) -> str:
         "",
         markup.escape(text(language, "help.trend")),
         markup.escape(text(language, "help.news")),
+        markup.escape(text(language, "help.chart")),
+        markup.escape(text(language, "help.digest")),
+        markup.escape(text(language, "help.subscribe")),
         markup.escape(text(language, "help.status")),
         markup.escape(text(language, "help.help")),
         "",
@@ -216,6 +227,8 @@ def status_reply(report: StatusReport, language: str, markup: Markup) -> str:
     if report.llm_resting_until is not None:
         resting = format_time(report.llm_resting_until)
         lines.append(text(language, "status.llm_resting", until=resting))
+    if report.digest is not None:
+        lines += digest_status_lines(report.digest, language)
 
     lines.append(text(language, "status.handlers", handled=stats.handled, errors=stats.errors))
     for command, tracker in sorted(stats.handler_latency.items()):
@@ -301,3 +314,240 @@ def input_error_reply(error: InputError, language: str, markup: Markup) -> str:
         if has_text(key):
             return markup.escape(text(language, key, text=echoed))
     return markup.escape(text(language, "error.invalid_input"))
+
+
+def digest_status_lines(status: DigestStatus, language: str) -> list[str]:
+    """The /status lines about the digest: next time, last run, the channel's last claim."""
+    local_next = status.next_at.astimezone(ZoneInfo(status.zone))
+    lines = [
+        text(
+            language,
+            "status.digest",
+            next=format_time(local_next),
+            zone=status.zone,
+            next_utc=format_time(status.next_at),
+            subscribers=status.subscribers,
+        )
+    ]
+    run = status.last_run
+    if run is None:
+        lines.append(text(language, "status.digest_none"))
+    else:
+        lines.append(
+            text(
+                language,
+                "status.digest_last",
+                date=run.local_date.isoformat(),
+                sent=run.sent,
+                failed=run.failed,
+                retried=run.retried,
+                skipped=run.skipped,
+                at=format_time(run.finished_at),
+            )
+        )
+        counts = status.day_counts
+        lines.append(
+            text(
+                language,
+                "status.digest_day",
+                date=run.local_date.isoformat(),
+                sent=counts.get("sent", 0),
+                failed=counts.get("failed", 0),
+                sending=counts.get("claimed", 0),
+            )
+        )
+    claim = status.channel_claim
+    if status.channel is not None and claim is not None:
+        if claim.state == "failed":
+            lines.append(
+                text(
+                    language,
+                    "status.digest_channel_failed",
+                    channel=status.channel,
+                    date=claim.local_date.isoformat(),
+                    error=(claim.detail or "")[:120],
+                )
+            )
+        else:
+            lines.append(
+                text(
+                    language,
+                    "status.digest_channel",
+                    channel=status.channel,
+                    state=claim.state,
+                    date=claim.local_date.isoformat(),
+                )
+            )
+    return lines
+
+
+def _price_line(digest: Digest, language: str) -> str:
+    price = digest.price
+    if price is None:
+        return text(language, "digest.no_price")
+    if price.change_pct is None:
+        return text(language, "digest.price_only", price=format_usd(price.price, language))
+    return text(
+        language,
+        "digest.price",
+        price=format_usd(price.price, language),
+        change=format_pct(price.change_pct, language, signed=True),
+    )
+
+
+def digest_caption(digest: Digest, markup: Markup) -> str:
+    """The short caption under the digest's chart: title, price, and what the chart shows.
+
+    Its words are ours and its numbers short, so it stays far below Telegram's 1,024
+    characters for a caption.
+    """
+    language = digest.language
+    lines = [
+        markup.bold(markup.escape(text(language, "digest.title", date=digest.local_date))),
+        markup.escape(_price_line(digest, language)),
+    ]
+    if digest.chart is not None:
+        note = text(language, "digest.chart_note", as_of=format_time(digest.chart.as_of))
+        lines.append(markup.escape(note))
+    return "\n".join(lines)
+
+
+def digest_text(digest: Digest, markup: Markup, *, for_subscriber: bool) -> str:
+    """The digest itself: price and data age, the analyses, the headlines, a footer.
+
+    Parts that were not available are left out without a word about why, except the
+    headlines, whose absence is news in itself.
+    """
+    language = digest.language
+    lines = [
+        markup.bold(markup.escape(text(language, "digest.title", date=digest.local_date))),
+        markup.escape(_price_line(digest, language)),
+    ]
+    if digest.price is not None:
+        as_of = text(
+            language,
+            "digest.as_of",
+            as_of=format_time(digest.price.as_of),
+            age=format_age(digest.price.data_age, language),
+        )
+        lines.append(markup.escape(as_of))
+
+    for report in digest.trends:
+        facts = report.facts
+        heading = text(
+            language,
+            "digest.trend",
+            window=_window_heading(facts.window.label, language),
+            trend=text(language, f"trend.{facts.trend.value}"),
+            change=format_pct(facts.change_pct, language, signed=True),
+            volatility=text(language, f"vol.{facts.volatility_label.value}"),
+        )
+        lines += ["", markup.bold(markup.escape(heading)), markup.escape(report.text)]
+
+    lines += ["", markup.bold(markup.escape(text(language, "digest.headlines")))]
+    if not digest.headlines:
+        lines.append(markup.escape(text(language, "digest.no_headlines")))
+    for item in digest.headlines:
+        headline = item.headline
+        title = markup.escape(headline.title[:DIGEST_TITLE_MAX_CHARS])
+        source = markup.escape(headline.source)
+        if markup.html:
+            lines.append(f"• {markup.link(title, headline.link)} · {source}")
+        else:
+            lines.append(f"• {markup.link(f'{title} · {source}', headline.link)}")
+
+    footer = "digest.footer_subscriber" if for_subscriber else "digest.footer"
+    lines += ["", markup.escape(text(language, footer))]
+    return "\n".join(lines)
+
+
+def _window_heading(label: str, language: str) -> str:
+    try:
+        return text(language, f"digest.window.{label}")
+    except KeyError:
+        return label
+
+
+def chart_labels(series: PriceSeries, language: str) -> ChartLabels:
+    """The title and axis labels of a chart, in the reader's language."""
+    return ChartLabels(
+        title=text(
+            language, "chart.title", window=series.window.label, as_of=format_time(series.as_of)
+        ),
+        x_label=text(language, "chart.x_label"),
+        y_label=text(language, "chart.y_label"),
+    )
+
+
+def chart_caption(series: PriceSeries, language: str, markup: Markup) -> str:
+    """The caption of a /chart picture."""
+    caption = text(
+        language,
+        "chart.caption",
+        window=series.window.label,
+        as_of=format_time(series.as_of),
+        points=len(series.candles),
+        unit=text(language, f"unit.{series.window.interval.value}"),
+    )
+    return markup.escape(caption)
+
+
+def chart_usage_reply(error: InputError, language: str, markup: Markup) -> str:
+    """The usage message of /chart, echoing the argument it could not read."""
+    echoed = str(error.params.get("text", ""))[:ECHO_MAX_CHARS]
+    return markup.escape(text(language, "chart.usage", text=echoed))
+
+
+def schedule_words(at: time, zone: str, next_at: datetime) -> dict[str, str]:
+    """The time, zone and next local date a subscription reply names."""
+    local_next = next_at.astimezone(ZoneInfo(zone))
+    return {"time": at.strftime("%H:%M"), "zone": zone, "next": local_next.date().isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """A digest ready to send: the chart and its caption, then the text.
+
+    Attributes:
+        photo: The 7-day chart as PNG, or None when there is no chart to show.
+        caption: The photo's short caption.
+        text: The digest's text, to send as a message after the photo.
+    """
+
+    photo: bytes | None
+    caption: str
+    text: str
+
+
+async def render_digest(
+    digest: Digest, charts: ChartService, markup: Markup, *, for_subscriber: bool
+) -> RenderedDigest:
+    """Draw the digest's chart and write its caption and text.
+
+    A chart that cannot be drawn is left out (with a warning in the log), never the digest.
+    """
+    photo = None
+    if digest.chart is not None:
+        try:
+            photo = await charts.render(digest.chart, chart_labels(digest.chart, digest.language))
+        except Exception:
+            logger.warning("The digest's chart could not be drawn; it goes without", exc_info=True)
+    return RenderedDigest(
+        photo=photo,
+        caption=digest_caption(digest, markup),
+        text=digest_text(digest, markup, for_subscriber=for_subscriber),
+    )
+
+
+def channel_alert(
+    local_date: date, channel: str, error: str, language: str, markup: Markup
+) -> str:
+    """What the admins are told when the digest could not be posted to the channel."""
+    message = text(
+        language,
+        "alert.channel_failed",
+        date=local_date.isoformat(),
+        channel=channel,
+        error=error[:200],
+    )
+    return markup.escape(message)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram import Bot, BotCommand, LinkPreviewOptions, Message, Update, User
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -23,38 +25,59 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.commands import Commands, Requester, log_handled
+from bot.commands import CommandResult, Commands, Requester, log_handled
+from bot.digest import Pacer, Sleep, run_digest
 from bot.health import HealthServer
 from bot.logs import request_id
 from bot.polling import PollingRequest, PollingWatch, is_polling_error
 from bot.replies import HTML
-from bot.sending import reply_text
+from bot.sending import reply_photo, reply_text
 from bot.splitting import split_message
 from bot.texts import language_of, text
-from core.errors import ConfigError
+from core.errors import ConfigError, NoDataError
 from core.ingestion import SourceReport
 from core.runtime import Runtime
+from core.services import utc_now
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-COMMAND_NAMES = ("start", "help", "trend", "news", "status")
+COMMAND_NAMES = (
+    "start",
+    "help",
+    "trend",
+    "news",
+    "chart",
+    "digest",
+    "subscribe",
+    "unsubscribe",
+    "status",
+)
+SUBSCRIPTION_COMMANDS = frozenset({"subscribe", "unsubscribe"})
+PHOTO_COMMANDS = frozenset({"chart", "digest"})
+# The start-up check for a digest missed while the bot was down runs this soon after start.
+DIGEST_STARTUP_DELAY_SECONDS = 2.0
 # Only new messages are fetched: an edited "/trend" must not run the command a second time.
 ALLOWED_UPDATES = ("message",)
-# How many times a message refused with 429 (flood control) is sent again, once the wait
-# Telegram asked for is over.
-FLOOD_RETRIES = 2
 
 COMMAND_DESCRIPTIONS = {
     "en": {
         "trend": "Is Bitcoin going up, down or sideways? /trend 7d",
         "news": "Latest crypto headlines",
+        "chart": "Price chart as a picture: /chart 30d",
+        "digest": "Preview today's daily digest",
+        "subscribe": "Get the daily digest in this chat",
+        "unsubscribe": "Stop the daily digest",
         "status": "Bot health (admins)",
         "help": "What this bot does",
     },
     "fr": {
         "trend": "Le bitcoin monte, baisse ou stagne ? /trend 7j",
         "news": "Derniers titres de l’actualité crypto",
+        "chart": "Graphique du prix en image : /chart 30j",
+        "digest": "Aperçu du résumé quotidien",
+        "subscribe": "Recevoir le résumé quotidien ici",
+        "unsubscribe": "Arrêter le résumé quotidien",
         "status": "Santé du bot (administrateurs)",
         "help": "Ce que fait ce bot",
     },
@@ -62,7 +85,12 @@ COMMAND_DESCRIPTIONS = {
 
 
 def build_application(
-    settings: Settings, *, request: BaseRequest | None = None
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    sleep: Sleep = asyncio.sleep,
+    pacer: Pacer | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """Build the Application; the runtime is opened in ``post_init`` and closed at shutdown.
 
@@ -70,6 +98,9 @@ def build_application(
         settings: The settings read at start.
         request: The object that sends Bot API calls, when not PTB's default HTTP one (tests
             pass one that records the calls).
+        clock: The present time for the runtime; tests move it by hand.
+        sleep: How the digest waits out Telegram's flood control; tests record the waits.
+        pacer: The digest's pacing, when not Telegram's limits.
 
     Raises:
         ConfigError: No bot token is set.
@@ -109,8 +140,10 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
-        .post_init(_open_runtime(settings))
+        # Pacing only, under Telegram's limits (30 a second, 20 a minute in a group): a 429
+        # is waited out by whoever sent (bot.sending for replies, bot.digest for the digest).
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .post_init(_open_runtime(settings, clock))
         .post_shutdown(_close_runtime)
         .build()
     )
@@ -119,6 +152,8 @@ def build_application(
     new_messages = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler(list(COMMAND_NAMES), _on_command, filters=new_messages))
     application.add_error_handler(_on_error)
+    application.bot_data["pacer"] = pacer or Pacer()
+    application.bot_data["sleep"] = sleep
     application.bot_data["polling"] = polling
     return application
 
@@ -139,14 +174,16 @@ def run_polling(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ) from error
 
 
-def _open_runtime(settings: Settings) -> Any:
+def _open_runtime(settings: Settings, clock: Callable[[], datetime]) -> Any:
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        runtime = await Runtime.start(settings)
+        runtime = await Runtime.start(settings, clock=clock)
         application.bot_data["runtime"] = runtime
         application.bot_data["commands"] = Commands(runtime, lambda: _scheduled_jobs(application))
         await _register_commands(application)
         if settings.ingestion_enabled:
             _schedule_ingestion(application, settings)
+        if settings.digest_enabled:
+            schedule_digest(application, runtime)
         if settings.metrics_port is not None:
             health = HealthServer(
                 runtime,
@@ -185,6 +222,60 @@ def _schedule_ingestion(
             name=name,
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": int(seconds)},
         )
+
+
+def schedule_digest(
+    application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
+) -> None:
+    """Run the digest every day at its local time, and once just after start.
+
+    The daily job fires at a zone-aware time (APScheduler's cron trigger in the digest's
+    zone), so the host's own zone never matters. The run just after start sends a digest
+    missed while the bot was down, when its time has passed on the same local day; if it has
+    not, that run does nothing. A job that fires late still runs (no misfire limit): the run
+    itself checks the local date and the claims, so a late or repeated run never sends twice.
+    """
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise ConfigError("the job queue is missing: install python-telegram-bot[job-queue]")
+
+    job_kwargs = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    job_queue.run_daily(
+        _digest_job, time=runtime.digest.schedule.aware_time, name="digest", job_kwargs=job_kwargs
+    )
+    job_queue.run_once(
+        _digest_job,
+        when=DIGEST_STARTUP_DELAY_SECONDS,
+        name="digest-startup",
+        job_kwargs=job_kwargs,
+    )
+    logger.info(
+        "Digest every day at %s %s; next at %s UTC",
+        runtime.settings.digest_time.strftime("%H:%M"),
+        runtime.digest.schedule.zone_name,
+        runtime.digest.schedule.next_after(runtime.digest.now()).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send_digest(context.application)
+
+
+async def send_digest(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """One digest run through the application's bot (the job's body, callable from tests)."""
+    runtime: Runtime = application.bot_data["runtime"]
+    try:
+        await run_digest(
+            runtime.digest,
+            application.bot,
+            runtime.charts,
+            application.bot_data["pacer"],
+            admin_ids=runtime.settings.admin_ids,
+            admin_language=runtime.settings.default_language,
+            sleep=application.bot_data["sleep"],
+        )
+    except NoDataError:
+        logger.warning("No digest sent: no price, analysis or headline is available yet")
 
 
 async def _ingest_prices_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -260,28 +351,66 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     commands: Commands = context.bot_data["commands"]
     command, arguments = _split_command(message.text)
     user = update.effective_user
-    requester = Requester(
-        chat_id=message.chat_id,
-        user_id=user.id if user else None,
-        language=language_of(
-            user.language_code if user else None, runtime.settings.default_language
-        ),
-        is_admin=user is not None and user.id in runtime.settings.admin_ids,
-    )
-    if context.chat_data is not None:
-        context.chat_data["language"] = requester.language
-
     try:
+        chat_admin = command in SUBSCRIPTION_COMMANDS and await _is_chat_admin(
+            context.bot, message, user
+        )
+        requester = Requester(
+            chat_id=message.chat_id,
+            user_id=user.id if user else None,
+            language=language_of(
+                user.language_code if user else None, runtime.settings.default_language
+            ),
+            is_admin=user is not None and user.id in runtime.settings.admin_ids,
+            chat_type=message.chat.type,
+            chat_admin=chat_admin,
+        )
+        if context.chat_data is not None:
+            context.chat_data["language"] = requester.language
+
         if command == "trend":
             await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+        if command in PHOTO_COMMANDS:
+            await context.bot.send_chat_action(message.chat_id, ChatAction.UPLOAD_PHOTO)
         result = await commands.run(command, arguments, requester, HTML)
-        for part in split_message(result.text):
-            await reply_text(message, part, what=f"reply to /{command}")
+        await _reply(message, result, command)
     except Exception:
         log_handled(runtime, command, message.chat_id, "error", started)
         raise
 
     log_handled(runtime, command, message.chat_id, result.outcome, started, result.details)
+
+
+async def _reply(message: Message, result: CommandResult, command: str) -> None:
+    """Send the picture with its caption if there is one, then the text in parts."""
+    what = f"reply to /{command}"
+    if result.photo is not None:
+        await reply_photo(message, result.photo, result.caption or None, what=what)
+    if result.text:
+        for part in split_message(result.text):
+            await reply_text(message, part, what=what)
+
+
+async def _is_chat_admin(bot: Bot, message: Message, user: User | None) -> bool:
+    """Whether the sender may manage the chat: anyone in private, admins in groups.
+
+    An anonymous group admin writes as the group itself (``sender_chat``); only the chat's
+    administrators can do that. Anyone else is looked up with getChatMember.
+    """
+    chat = message.chat
+    if chat.type == ChatType.PRIVATE:
+        return True
+    if message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True
+    if user is None:
+        return False
+
+    try:
+        member = await bot.get_chat_member(chat.id, user.id)
+    except TelegramError as error:
+        logger.warning("Could not check a chat member's rights: %s", error.message)
+        return False
+    return member.status in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
 def _split_command(message_text: str) -> tuple[str, str]:

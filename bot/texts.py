@@ -20,6 +20,67 @@ TEXTS: dict[str, dict[str, str]] = {
         "help.news": "/news [count] – the latest crypto headlines.",
         "help.status": "/status – health and data freshness (admins only).",
         "help.help": "/help – this message.",
+        "help.chart": "/chart [window] – the price over a window as a picture (7d by default).",
+        "help.digest": "/digest – a preview of today's daily digest.",
+        "help.subscribe": (
+            "/subscribe – get the digest in this chat every day; /unsubscribe to stop "
+            "(in groups, administrators only)."
+        ),
+        "digest.title": "Bitcoin daily digest · {date}",
+        "digest.price": "BTC {price} ({change} in 24 h)",
+        "digest.price_only": "BTC {price}",
+        "digest.as_of": "Prices up to {as_of} UTC ({age} old).",
+        "digest.no_price": "No price is stored yet.",
+        "digest.window.24h": "Last 24 hours",
+        "digest.window.7d": "Last 7 days",
+        "digest.trend": "{window}: {trend} ({change}) · volatility: {volatility}",
+        "digest.headlines": "Headlines of the day",
+        "digest.no_headlines": "No new headlines in the last 24 hours.",
+        "digest.chart_note": "Chart: the last 7 days, up to {as_of} UTC.",
+        "digest.footer": "Education, not financial advice.",
+        "digest.footer_subscriber": (
+            "Education, not financial advice. /unsubscribe stops the digest."
+        ),
+        "chart.title": "BTC-USD over {window}, as of {as_of} UTC",
+        "chart.x_label": "Time (UTC)",
+        "chart.y_label": "Price (USD)",
+        "chart.caption": "BTC-USD over {window}, up to {as_of} UTC ({points} {unit} candles).",
+        "chart.usage": (
+            "I did not understand the window “{text}”. Usage: /chart [window], for example "
+            "/chart 24h, /chart 7d or /chart 1y."
+        ),
+        "chart.saved": "Chart saved to {path}",
+        "subscribe.done": (
+            "Subscribed: this chat gets the digest every day at {time} ({zone}), the next one "
+            "on {next}."
+        ),
+        "subscribe.already": (
+            "This chat is already subscribed: the digest comes every day at {time} ({zone})."
+        ),
+        "subscribe.admins_only": (
+            "In a group, only its administrators can subscribe or unsubscribe it."
+        ),
+        "subscribe.telegram_only": (
+            "Subscriptions are for Telegram chats. /digest shows today's digest here."
+        ),
+        "subscribe.disabled": "The daily digest is switched off on this bot.",
+        "unsubscribe.done": "Unsubscribed: no more digests here. /subscribe brings them back.",
+        "unsubscribe.not_subscribed": "This chat was not subscribed.",
+        "status.digest": "Digest: next {next} {zone} ({next_utc} UTC) · {subscribers} subscribers",
+        "status.digest_last": (
+            "Last digest run for {date}: sent {sent}, failed {failed}, retried {retried}, "
+            "skipped {skipped} (ended {at} UTC)"
+        ),
+        "status.digest_day": (
+            "Digest for {date}, all runs: {sent} sent, {failed} failed, {sending} sending"
+        ),
+        "status.digest_none": "Last digest run: none yet",
+        "status.digest_channel": "Channel {channel}: {state} for {date}",
+        "status.digest_channel_failed": "Channel {channel}: FAILED for {date}: {error}",
+        "alert.channel_failed": (
+            "The daily digest for {date} could not be posted to the channel {channel}: {error}. "
+            "Subscribers are not affected."
+        ),
         "help.disclaimer": "This is education, not financial advice.",
         "trend.title": "BTC over {window}",
         "trend.clamped": "({requested} is outside what I can analyse; I used {window}.)",
@@ -88,6 +149,72 @@ TEXTS: dict[str, dict[str, str]] = {
         "help.news": "/news [nombre] – les derniers titres de l’actualité crypto.",
         "help.status": "/status – santé et fraîcheur des données (administrateurs).",
         "help.help": "/help – ce message.",
+        "help.chart": "/chart [période] – le prix sur une période, en image (7j par défaut).",
+        "help.digest": "/digest – un aperçu du résumé quotidien d’aujourd’hui.",
+        "help.subscribe": (
+            "/subscribe – recevoir le résumé dans cette discussion chaque jour ; /unsubscribe "
+            "pour l’arrêter (dans un groupe, administrateurs seulement)."
+        ),
+        "digest.title": "Résumé bitcoin du jour · {date}",
+        "digest.price": "BTC {price} ({change} en 24 h)",
+        "digest.price_only": "BTC {price}",
+        "digest.as_of": "Prix jusqu’au {as_of} UTC (il y a {age}).",
+        "digest.no_price": "Aucun prix n’est encore enregistré.",
+        "digest.window.24h": "Dernières 24 heures",
+        "digest.window.7d": "7 derniers jours",
+        "digest.trend": "{window} : {trend} ({change}) · volatilité : {volatility}",
+        "digest.headlines": "Les titres du jour",
+        "digest.no_headlines": "Aucun nouveau titre ces dernières 24 heures.",
+        "digest.chart_note": "Graphique : les 7 derniers jours, jusqu’au {as_of} UTC.",
+        "digest.footer": "Ceci est pédagogique, pas un conseil financier.",
+        "digest.footer_subscriber": (
+            "Ceci est pédagogique, pas un conseil financier. /unsubscribe arrête le résumé."
+        ),
+        "chart.title": "BTC-USD sur {window}, au {as_of} UTC",
+        "chart.x_label": "Heure (UTC)",
+        "chart.y_label": "Prix (USD)",
+        "chart.caption": "BTC-USD sur {window}, jusqu’au {as_of} UTC ({points} bougies {unit}).",
+        "chart.usage": (
+            "Je n’ai pas compris la période « {text} ». Utilisation : /chart [période], par "
+            "exemple /chart 24h, /chart 7j ou /chart 1an."
+        ),
+        "chart.saved": "Graphique enregistré dans {path}",
+        "subscribe.done": (
+            "Abonnement enregistré : cette discussion reçoit le résumé chaque jour à {time} "
+            "({zone}), le prochain le {next}."
+        ),
+        "subscribe.already": (
+            "Cette discussion est déjà abonnée : le résumé arrive chaque jour à {time} ({zone})."
+        ),
+        "subscribe.admins_only": (
+            "Dans un groupe, seuls ses administrateurs peuvent l’abonner ou le désabonner."
+        ),
+        "subscribe.telegram_only": (
+            "Les abonnements sont pour les discussions Telegram. /digest montre ici le résumé "
+            "du jour."
+        ),
+        "subscribe.disabled": "Le résumé quotidien est désactivé sur ce bot.",
+        "unsubscribe.done": (
+            "Désabonnement fait : plus de résumé ici. /subscribe le fait revenir."
+        ),
+        "unsubscribe.not_subscribed": "Cette discussion n’était pas abonnée.",
+        "status.digest": (
+            "Résumé : prochain le {next} {zone} ({next_utc} UTC) · {subscribers} abonnés"
+        ),
+        "status.digest_last": (
+            "Dernier envoi du résumé du {date} : {sent} envoyés, {failed} échecs, "
+            "{retried} réessais, {skipped} ignorés (fini à {at} UTC)"
+        ),
+        "status.digest_day": (
+            "Résumé du {date}, tous envois : {sent} envoyés, {failed} échecs, {sending} en cours"
+        ),
+        "status.digest_none": "Dernier envoi du résumé : aucun pour l’instant",
+        "status.digest_channel": "Canal {channel} : {state} pour le {date}",
+        "status.digest_channel_failed": "Canal {channel} : ÉCHEC pour le {date} : {error}",
+        "alert.channel_failed": (
+            "Le résumé quotidien du {date} n’a pas pu être publié sur le canal {channel} : "
+            "{error}. Les abonnés ne sont pas concernés."
+        ),
         "help.disclaimer": "Ceci est pédagogique, pas un conseil financier.",
         "trend.title": "BTC sur {window}",
         "trend.clamped": "({requested} sort de ce que je sais analyser ; j’ai pris {window}.)",

@@ -11,11 +11,14 @@ from typing import Any
 import httpx
 
 from core.analysts import Analyst, BuiltinAnalyst, GeminiAnalyst, build_gemini_client
+from core.charts import ChartService
+from core.digest import DigestService
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
 from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
 from core.resilience import CircuitBreaker, GuardedAnalyst
+from core.schedules import DailySchedule
 from core.services import NewsService, StatusService, TrendService, utc_now
 from core.settings import Settings
 from core.sources.pool import ProviderPool
@@ -50,6 +53,8 @@ class Runtime:
     price_ingestor: PriceIngestor
     news_ingestor: NewsIngestor
     trend_limiter: PerUserLimiter
+    charts: ChartService
+    digest: DigestService
     _gemini_client: Any = None
 
     @classmethod
@@ -73,7 +78,7 @@ class Runtime:
             await database.close()
             raise
 
-        stats = RuntimeStats()
+        stats = RuntimeStats(started_at=clock())
         builtin = BuiltinAnalyst()
         analyst: Analyst = builtin
         analyst_label = builtin.name
@@ -104,21 +109,35 @@ class Runtime:
         pool = ProviderPool(
             _price_providers(settings, http, clock), order=settings.price_providers, clock=clock
         )
+        trends = TrendService(
+            database,
+            analyst,
+            builtin,
+            stats,
+            analyst_label,
+            clock,
+            deadline_seconds=settings.trend_deadline_seconds,
+        )
+        news = NewsService(database)
+        charts = ChartService(database)
+        digest = DigestService(
+            database,
+            trends,
+            news,
+            charts,
+            DailySchedule(settings.digest_time, settings.digest_zone),
+            clock,
+            channel=settings.digest_chat_id,
+            channel_language=settings.default_language,
+            stats=stats,
+        )
         return cls(
             settings=settings,
             database=database,
             stats=stats,
             importer=importer,
-            trends=TrendService(
-                database,
-                analyst,
-                builtin,
-                stats,
-                analyst_label,
-                clock,
-                deadline_seconds=settings.trend_deadline_seconds,
-            ),
-            news=NewsService(database),
+            trends=trends,
+            news=news,
             status=StatusService(
                 database,
                 stats,
@@ -126,6 +145,7 @@ class Runtime:
                 clock,
                 circuit,
                 stale_after=timedelta(minutes=settings.stale_after_minutes),
+                digest_status=digest.status if settings.digest_enabled else None,
             ),
             http=http,
             pool=pool,
@@ -141,6 +161,8 @@ class Runtime:
             trend_limiter=PerUserLimiter(
                 settings.trend_limit_calls, settings.trend_limit_period_seconds
             ),
+            charts=charts,
+            digest=digest,
             _gemini_client=gemini_client,
         )
 

@@ -10,10 +10,11 @@ import asyncio
 import logging
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from core.analysis import TrendFacts, compute_facts
 from core.analysts import Analyst, AnalystAnswer
@@ -33,6 +34,9 @@ from storage.repositories import (
     SourceStatusRepository,
     StoredHeadline,
 )
+
+if TYPE_CHECKING:
+    from core.digest import DigestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +282,7 @@ class StatusReport:
     database_bytes: int | None = None
     stale_after: timedelta = timedelta(minutes=90)
     jobs: tuple[tuple[str, datetime | None], ...] = ()
+    digest: DigestStatus | None = None
 
     def is_stale(self, newest: datetime | None) -> bool:
         """Whether data as old as ``newest`` is older than the staleness threshold."""
@@ -295,10 +300,12 @@ class StatusService:
         clock: Callable[[], datetime] = utc_now,
         circuit: CircuitBreaker | None = None,
         stale_after: timedelta = timedelta(minutes=90),
+        digest_status: Callable[[], Awaitable[DigestStatus]] | None = None,
     ) -> None:
         self._stale_after = stale_after
         self._circuit = circuit
         self._database = database
+        self._digest_status = digest_status
         self._prices = PriceRepository(database)
         self._news = NewsRepository(database)
         self._sources = SourceStatusRepository(database)
@@ -330,6 +337,7 @@ class StatusService:
             version=_version(),
             database_bytes=await self._database.size_bytes(),
             stale_after=self._stale_after,
+            digest=await self._digest_status() if self._digest_status is not None else None,
         )
 
 

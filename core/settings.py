@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import zoneinfo
+from datetime import time
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,6 +25,18 @@ DEFAULT_NEWS_FEEDS = (
     ("decrypt", "https://decrypt.co/feed"),
     ("bitcoinmagazine", "https://bitcoinmagazine.com/.rss/full/"),
 )
+
+_CLOCK_TIME = re.compile(r"(?P<hour>[01]?[0-9]|2[0-3]):(?P<minute>[0-5][0-9])")
+# "+01:00", "-0530", "UTC+1", "GMT-03:00": offsets, not zones.
+_OFFSET = re.compile(r"^(?:(?:UTC|GMT)\s*)?[+\-\u2212][0-9]", re.IGNORECASE)
+# Names the zone database holds that are not places: the host's own zone, and helpers.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    """Every IANA zone name the zone database installed here knows."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 class Settings(BaseSettings):
@@ -74,6 +90,11 @@ class Settings(BaseSettings):
     ingestion_enabled: bool = True
     price_ingest_minutes: float = Field(default=5.0, ge=1, le=24 * 60)
     news_ingest_minutes: float = Field(default=15.0, ge=1, le=24 * 60)
+
+    digest_enabled: bool = True
+    digest_time: time = time(8, 0)
+    digest_tz: str = "UTC"
+    digest_chat_id: int | str | None = None
 
     trend_limit_calls: int = Field(default=6, ge=0, le=1000)
     trend_limit_period_seconds: float = Field(default=60.0, gt=0, le=86_400)
@@ -149,6 +170,48 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _read_digest_time(cls, value: object) -> object:
+        """Accept ``DIGEST_TIME=HH:MM`` on the 24-hour clock, and nothing looser."""
+        if not isinstance(value, str):
+            return value
+
+        match = _CLOCK_TIME.fullmatch(value.strip())
+        if match is None:
+            raise ValueError("must be a time of day as HH:MM on the 24-hour clock, e.g. 08:00")
+        return time(int(match["hour"]), int(match["minute"]))
+
+    @field_validator("digest_tz")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        """Accept an IANA zone name only: a fixed offset would ignore summer time."""
+        name = value.strip()
+        if _OFFSET.match(name):
+            raise ValueError(
+                f"{name[:32]!r} is a fixed offset; give an IANA time zone such as Europe/Paris "
+                "or UTC, so that summer time is followed"
+            )
+        if name in _NOT_ZONES or name not in _known_zones():
+            raise ValueError(
+                f"unknown time zone {name[:32]!r}; give an IANA name such as Europe/Paris or UTC"
+            )
+        return name
+
+    @field_validator("digest_chat_id", mode="before")
+    @classmethod
+    def _read_chat_id(cls, value: object) -> object:
+        """Accept a numeric chat id (``-1001234567890``) or a channel's ``@username``."""
+        if not isinstance(value, str):
+            return value
+
+        text = value.strip()
+        if re.fullmatch(r"-?[0-9]{1,20}", text):
+            return int(text)
+        if re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}", text):
+            return text
+        raise ValueError("must be a numeric chat id such as -1001234567890 or an @channelname")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -190,6 +253,11 @@ class Settings(BaseSettings):
             except ArgumentError:
                 pass  # open_database refuses such a URL, naming the setting
         return [value for value in values if value]
+
+    @property
+    def digest_zone(self) -> zoneinfo.ZoneInfo:
+        """The digest's time zone (checked when the settings were read)."""
+        return zoneinfo.ZoneInfo(self.digest_tz)
 
     @property
     def gemini_enabled(self) -> bool:

@@ -7,9 +7,9 @@ convention so that migrations can refer to them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, Float, Index, MetaData, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Index, MetaData, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -127,3 +127,60 @@ class DataGapRow(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SubscriptionRow(Base):
+    """A chat that asked for the daily digest, in the language of whoever subscribed it.
+
+    A chat that blocked the bot, was deactivated or cannot be found stays here, marked
+    inactive with the reason, so that it is skipped until it subscribes again.
+    """
+
+    __tablename__ = "subscriptions"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_type: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    inactive_reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DigestClaimRow(Base):
+    """One chat's digest for one local date, claimed before it is sent.
+
+    The primary key (chat, local date) is what makes a digest go out at most once: whoever
+    inserts the row sends; anyone whose insert conflicts does not. ``state`` is ``claimed``
+    while sending, then ``sent`` or ``failed`` (with ``detail`` saying why).
+    """
+
+    __tablename__ = "digest_claims"
+
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retried: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DigestRunRow(Base):
+    """How one digest run went, for /status."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    run_by: Mapped[str] = mapped_column(String(64))
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    retried: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    channel_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_digest_runs_finished_at", "finished_at"),)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +19,12 @@ from storage.models import (
     AnalysisRow,
     Base,
     DataGapRow,
+    DigestClaimRow,
+    DigestRunRow,
     NewsRow,
     PriceRow,
     SourceStatusRow,
+    SubscriptionRow,
 )
 
 logger = logging.getLogger(__name__)
@@ -441,3 +444,320 @@ def _holes(stored: set[datetime], interval: Interval, start: datetime, end: date
     if hole_start is not None:
         gaps.append(Gap(interval, hole_start, end))
     return gaps
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat subscribed to the daily digest."""
+
+    chat_id: int
+    chat_type: str
+    language: str
+    subscribed_at: datetime
+    active: bool
+    inactive_reason: str | None
+
+
+class SubscriptionRepository:
+    """Chats that asked for the daily digest; inactive ones are kept with the reason."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def subscribe(self, chat_id: int, chat_type: str, language: str, at: datetime) -> bool:
+        """Subscribe a chat, or renew its subscription (language, and active again).
+
+        Returns:
+            Whether the chat was not subscribed and active before.
+        """
+        async with self._sessions.begin() as session:
+            before = await session.get(SubscriptionRow, chat_id)
+            was_active = before is not None and before.active
+            statement = _insert(session, SubscriptionRow).values(
+                chat_id=chat_id,
+                chat_type=chat_type,
+                language=language,
+                subscribed_at=at,
+                active=True,
+                inactive_reason=None,
+                changed_at=at,
+            )
+            renewed = {"chat_type": chat_type, "language": language, "changed_at": at}
+            if not was_active:
+                renewed |= {"active": True, "inactive_reason": None, "subscribed_at": at}
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=["chat_id"], set_=renewed)
+            )
+        return not was_active
+
+    async def unsubscribe(self, chat_id: int) -> bool:
+        """Forget a chat's subscription.
+
+        Returns:
+            Whether the chat was subscribed and active.
+        """
+        async with self._sessions.begin() as session:
+            before = await session.get(SubscriptionRow, chat_id)
+            await session.execute(
+                delete(SubscriptionRow).where(SubscriptionRow.chat_id == chat_id)
+            )
+        return before is not None and before.active
+
+    async def get(self, chat_id: int) -> Subscription | None:
+        """The chat's subscription, active or not, or None."""
+        async with self._sessions() as session:
+            row = await session.get(SubscriptionRow, chat_id)
+        return _subscription(row) if row is not None else None
+
+    async def active(self, subscribed_by: datetime | None = None) -> list[Subscription]:
+        """The active subscriptions, oldest first; only those made by ``subscribed_by`` if set."""
+        statement = select(SubscriptionRow).where(SubscriptionRow.active.is_(True))
+        if subscribed_by is not None:
+            statement = statement.where(SubscriptionRow.subscribed_at <= subscribed_by)
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    statement.order_by(SubscriptionRow.subscribed_at, SubscriptionRow.chat_id)
+                )
+            ).all()
+        return [_subscription(row) for row in rows]
+
+    async def deactivate(self, chat_id: int, reason: str, at: datetime) -> None:
+        """Mark a chat inactive (blocked, deactivated, not found), keeping why."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(SubscriptionRow)
+                .where(SubscriptionRow.chat_id == chat_id)
+                .values(active=False, inactive_reason=reason[:300], changed_at=at)
+            )
+
+    async def move(self, old_chat_id: int, new_chat_id: int, at: datetime) -> None:
+        """Carry a group's subscription over to the supergroup it became."""
+        async with self._sessions.begin() as session:
+            row = await session.get(SubscriptionRow, old_chat_id)
+            if row is None:
+                return
+            statement = _insert(session, SubscriptionRow).values(
+                chat_id=new_chat_id,
+                chat_type="supergroup",
+                language=row.language,
+                subscribed_at=row.subscribed_at,
+                active=row.active,
+                inactive_reason=row.inactive_reason,
+                changed_at=at,
+            )
+            await session.execute(statement.on_conflict_do_nothing(index_elements=["chat_id"]))
+            await session.delete(row)
+
+    async def count_active(self) -> int:
+        """How many chats receive the digest."""
+        async with self._sessions() as session:
+            statement = select(func.count()).where(SubscriptionRow.active.is_(True))
+            return int(await session.scalar(statement) or 0)
+
+
+def _subscription(row: SubscriptionRow) -> Subscription:
+    return Subscription(
+        row.chat_id,
+        row.chat_type,
+        row.language,
+        row.subscribed_at,
+        row.active,
+        row.inactive_reason,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DigestClaim:
+    """One chat's digest for one local date: who claimed it and how the sending went."""
+
+    chat: str
+    local_date: date
+    state: str
+    claimed_at: datetime
+    claimed_by: str
+    finished_at: datetime | None
+    retried: bool
+    detail: str | None
+
+
+class DigestClaimRepository:
+    """The at-most-once record of digests: one row per chat and local date."""
+
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def claim(self, chat: str, local_date: date, owner: str, at: datetime) -> bool:
+        """Insert the claim for ``chat`` on ``local_date``; only one caller ever gets True.
+
+        The insert is the whole transaction, so on SQLite it takes the write lock at once
+        (waiting for the busy timeout if another process holds it) and on PostgreSQL the
+        unique key decides; either way a conflicting insert does nothing.
+
+        Returns:
+            Whether this caller holds the claim and must send.
+        """
+        async with self._sessions.begin() as session:
+            statement = (
+                _insert(session, DigestClaimRow)
+                .values(
+                    chat=chat,
+                    local_date=local_date,
+                    state=self.CLAIMED,
+                    claimed_at=at,
+                    claimed_by=owner[:64],
+                    retried=False,
+                )
+                .on_conflict_do_nothing(index_elements=["chat", "local_date"])
+                .returning(DigestClaimRow.chat)
+            )
+            won = (await session.execute(statement)).scalar_one_or_none()
+        return won is not None
+
+    async def finish(
+        self,
+        chat: str,
+        local_date: date,
+        state: str,
+        at: datetime,
+        *,
+        retried: bool = False,
+        detail: str | None = None,
+    ) -> None:
+        """Record how a claimed digest went: ``sent`` or ``failed`` with the reason."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(DigestClaimRow)
+                .where(DigestClaimRow.chat == chat, DigestClaimRow.local_date == local_date)
+                .values(
+                    state=state,
+                    finished_at=at,
+                    retried=retried,
+                    detail=detail[:300] if detail else None,
+                )
+            )
+
+    async def on(self, local_date: date) -> list[DigestClaim]:
+        """Every claim for one local date, in the order they were made."""
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(DigestClaimRow)
+                    .where(DigestClaimRow.local_date == local_date)
+                    .order_by(DigestClaimRow.claimed_at, DigestClaimRow.chat)
+                )
+            ).all()
+        return [_claim(row) for row in rows]
+
+    async def counts(self, local_date: date) -> dict[str, int]:
+        """How many claims of one local date are in each state (``sent``, ``failed``...)."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(DigestClaimRow.state, func.count())
+                    .where(DigestClaimRow.local_date == local_date)
+                    .group_by(DigestClaimRow.state)
+                )
+            ).all()
+        return {state: int(count) for state, count in rows}
+
+    async def latest(self, chat: str) -> DigestClaim | None:
+        """The newest claim for one chat, or None."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(DigestClaimRow)
+                .where(DigestClaimRow.chat == chat)
+                .order_by(DigestClaimRow.local_date.desc())
+                .limit(1)
+            )
+        return _claim(row) if row is not None else None
+
+
+def _claim(row: DigestClaimRow) -> DigestClaim:
+    return DigestClaim(
+        row.chat,
+        row.local_date,
+        row.state,
+        row.claimed_at,
+        row.claimed_by,
+        row.finished_at,
+        row.retried,
+        row.detail,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """How one digest run went: counts of recipients, and the channel's failure if any.
+
+    Attributes:
+        local_date: The local date whose digest the run sent.
+        started_at: When the run began (UTC).
+        finished_at: When it ended (UTC).
+        run_by: The process that ran it (host, process id, tag).
+        sent: Recipients whose whole digest was accepted.
+        failed: Recipients claimed by this run whose digest was not (all) accepted.
+        retried: Recipients for whom a part was sent a second time after a flood-control wait.
+        skipped: Recipients already claimed for that date, by this or another process.
+        channel_error: Why the configured channel could not be posted to, if it could not.
+    """
+
+    local_date: date
+    started_at: datetime
+    finished_at: datetime
+    run_by: str
+    sent: int
+    failed: int
+    retried: int
+    skipped: int
+    channel_error: str | None = None
+
+
+class DigestRunRepository:
+    """The record of digest runs, newest last."""
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def add(self, run: DigestRun) -> None:
+        """Record a finished run."""
+        async with self._sessions.begin() as session:
+            session.add(
+                DigestRunRow(
+                    local_date=run.local_date,
+                    started_at=run.started_at,
+                    finished_at=run.finished_at,
+                    run_by=run.run_by[:64],
+                    sent=run.sent,
+                    failed=run.failed,
+                    retried=run.retried,
+                    skipped=run.skipped,
+                    channel_error=run.channel_error[:300] if run.channel_error else None,
+                )
+            )
+
+    async def latest(self) -> DigestRun | None:
+        """The run that finished last, or None."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(DigestRunRow)
+                .order_by(DigestRunRow.finished_at.desc(), DigestRunRow.id.desc())
+                .limit(1)
+            )
+        if row is None:
+            return None
+        return DigestRun(
+            row.local_date,
+            row.started_at,
+            row.finished_at,
+            row.run_by,
+            row.sent,
+            row.failed,
+            row.retried,
+            row.skipped,
+            row.channel_error,
+        )

@@ -18,6 +18,7 @@ from tests.support.scripted_server import (  # noqa: F401 - fixtures shared by n
     http_client,
     scripted_server,
 )
+from tests.support.seeded import seeded_template  # noqa: F401 - fixture shared by name
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

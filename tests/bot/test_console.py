@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.support.seeded import copy_seeded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,3 +84,50 @@ def test_seed_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
     )
     assert second.returncode == 0, second.stderr
     assert all("(0 new)" in line for line in second.stdout.splitlines())
+
+
+def test_digest_prints_as_text_and_chart_is_saved_as_a_png(
+    tmp_path: Path, seeded_template: Path
+) -> None:
+    copy_seeded(seeded_template, tmp_path / "data")
+
+    result = run_cli(tmp_path, "chat", "--once", "/digest", "--once", "/chart 30d")
+
+    assert result.returncode == 0, result.stderr
+    saved = [
+        Path(line.removeprefix("Chart saved to "))
+        for line in result.stdout.splitlines()
+        if line.startswith("Chart saved to ")
+    ]
+    assert [path.name for path in saved] == [
+        f"digest-{datetime.now(UTC).date().isoformat()}.png",
+        "chart-30d-20251123-0000.png",
+    ]
+    assert all(path.parent == (tmp_path / "data" / "charts").resolve() for path in saved)
+    header = saved[1].read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (1200, 675)
+    assert "Bitcoin daily digest · " in result.stdout
+    assert "Last 7 days: down (-11.4%)" in result.stdout
+    assert "BTC-USD over 30d, up to 2025-11-23 00:00 UTC (721 hourly candles)." in result.stdout
+    assert "<b>" not in result.stdout
+
+
+def test_subscribing_is_for_telegram_chats(tmp_path: Path, seeded_template: Path) -> None:
+    copy_seeded(seeded_template, tmp_path / "data")
+
+    result = run_cli(tmp_path, "chat", "--once", "/subscribe")
+
+    assert result.returncode == 2
+    assert "Subscriptions are for Telegram chats." in result.stderr
+
+
+def test_a_fixed_offset_for_the_digest_zone_stops_start_up_naming_it(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DIGEST_TZ=+01:00\n")
+
+    result = run_cli(tmp_path, "chat", "--once", "/help")
+
+    assert result.returncode == 2
+    assert "Invalid setting DIGEST_TZ" in result.stderr
+    assert "fixed offset" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -104,7 +104,7 @@ def test_arguments_that_do_not_fit_the_message_are_masked_not_raised(
     assert TOKEN.split(":")[1] not in output
 
 
-def test_clients_that_log_addresses_headers_or_sql_stay_quiet_at_debug(
+def test_clients_that_log_addresses_headers_sql_or_messages_stay_quiet_at_debug(
     captured: io.StringIO,
 ) -> None:
     configure_logging("DEBUG", [TOKEN], stream=captured)
@@ -115,4 +115,7 @@ def test_clients_that_log_addresses_headers_or_sql_stay_quiet_at_debug(
     }
 
     assert levels == dict.fromkeys(levels, logging.WARNING)
-    assert logging.getLogger("telegram.ext").getEffectiveLevel() == logging.DEBUG
+    # PTB's DEBUG lines that hold whole updates and replies (users' words) stay out too.
+    assert logging.getLogger("telegram.ext.ExtBot").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("telegram.ext.Application").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("telegram.ext.Updater").getEffectiveLevel() == logging.DEBUG

@@ -53,6 +53,10 @@ async def test_start_registers_commands_in_english_and_french(started: Any) -> N
     assert [command["command"] for command in registered[0].parameters["commands"]] == [
         "trend",
         "news",
+        "chart",
+        "digest",
+        "subscribe",
+        "unsubscribe",
         "status",
         "help",
     ]

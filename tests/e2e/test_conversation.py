@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from bot.telegram_bot import COMMAND_DESCRIPTIONS
 from core.prompts import DATA_CLOSE, DATA_OPEN
 from tests.e2e.conftest import (
     ADMIN_ID,
@@ -43,8 +44,9 @@ async def test_start_and_help_explain_the_bot_with_the_disclaimer(
     assert "/trend [window]" in start.plain_text
     assert start.plain_text.endswith("This is education, not financial advice.")
     assert [entity["type"] for entity in start.entities] == ["bold"]
-    menu = [command["command"] for command in conversation.telegram.commands()]
-    assert menu == ["trend", "news", "status", "help"]
+    menu = {item["command"]: item["description"] for item in conversation.telegram.commands()}
+    assert menu == COMMAND_DESCRIPTIONS["en"]
+    assert {"trend", "news", "status", "help"} <= set(menu)
     french_menu = conversation.telegram.commands(language_code="fr")
     assert french_menu[0]["description"] == "Le bitcoin monte, baisse ou stagne ? /trend 7j"
 

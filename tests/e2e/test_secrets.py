@@ -1,4 +1,4 @@
-"""No secret in the bot's log at DEBUG, tracebacks included, whatever the APIs did."""
+"""No secret and no message text in the bot's log at DEBUG, tracebacks included."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ async def test_a_whole_session_at_debug_leaves_no_secret_in_the_log(
     # A 500 from the Bot API on a reply: nothing handles it, so it is logged with a traceback.
     telegram.fail_next("sendMessage", Fault.SERVER_ERROR, chat_id=user.chat_id)
     apology = await conversation.ask_one("/start", user)
+    # Words of the user's own, which no log line may repeat.
+    await conversation.ask_one("/news ZebraQuokkaWords", user)
     # A 429 from Gemini.
     gemini.default = Reply.rate_limited("1s")
     fallback = await conversation.ask_one("/trend 11d", user)
@@ -49,7 +51,9 @@ async def test_a_whole_session_at_debug_leaves_no_secret_in_the_log(
     assert (fallback.plain_text or "").endswith("the built-in analyst answered.")
     whole_log = world.bot.log()
     session = conversation.new_log()
-    assert " DEBUG telegram.ext.ExtBot " in session
+    assert " DEBUG telegram.ext [-]: Network Retry Loop (Polling Updates)" in session
+    assert "ZebraQuokka" not in whole_log
+    assert "Bitcoin Analyzer" not in whole_log  # nor the bot's replies
     assert "Traceback (most recent call last)" in session
     assert "telegram.error.NetworkError: Internal Server Error" in session
     assert "Could not reach Telegram to fetch updates" in session

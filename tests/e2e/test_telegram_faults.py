@@ -62,6 +62,10 @@ async def test_flood_control_on_a_reply_is_waited_out_and_the_reply_sent_once(
     assert reply.plain_text.startswith("Bitcoin Analyzer")
     await asyncio.sleep(0.2)
     assert len(conversation.telegram.sent(user.chat_id)) == 1
+    warnings = await conversation.wait_for_log(r"WARNING bot\.sending \[[^]]*\]: (.*)")
+    assert warnings == [
+        "Telegram flood control on a reply to /help: waiting 1.5 s, then sending it once more"
+    ]
     assert "Unhandled error" not in conversation.new_log()
 
 
