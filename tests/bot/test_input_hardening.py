@@ -139,6 +139,20 @@ async def test_a_refused_window_costs_no_query_no_gemini_call_and_no_allowance(
     assert "BTC over 24h" in await bot.send("/trend")
 
 
+@pytest.mark.parametrize("argument", ["soon", "7" * 5000, f"{RLO}d7", "<b>7d</b>", "-7d"])
+async def test_a_refused_chart_window_costs_no_query(bot: Bot, argument: str) -> None:
+    started = time.monotonic()
+
+    reply = await bot.send(f"/chart {argument}")
+
+    assert time.monotonic() - started < 2.0
+    assert RLO not in reply
+    assert "<b>7d" not in reply
+    assert bot.statements == []
+    assert bot.errors == []
+    assert parse_formatted(reply, "HTML").text
+
+
 @pytest.mark.parametrize(
     ("argument", "title", "clamped"),
     [

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import Conversation
+from tests.e2e.conftest import ADMIN_ID, TREND_LIMIT_CALLS, Conversation, User
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -43,6 +43,7 @@ async def test_refused_arguments_get_a_usage_message_and_cost_no_gemini_call(
     assert conversation.gemini.requests() == []
     outcome = await conversation.wait_for_log(r"command=\w+ chat=\d+ outcome=(\w+)")
     assert outcome == ["usage"]
+    assert "Unhandled error" not in conversation.new_log()
 
 
 async def test_a_huge_window_is_clamped_and_answered(conversation: Conversation) -> None:
@@ -56,3 +57,21 @@ async def test_a_huge_window_is_clamped_and_answered(conversation: Conversation)
         "BTC over 10y\n(99999d is outside what I can analyse; I used 10y.)\n\n"
     )
     assert len(conversation.gemini.requests()) == 1
+
+
+async def test_the_trend_allowance_stops_a_user_but_not_an_admin(
+    conversation: Conversation,
+) -> None:
+    user = conversation.user()
+
+    answered = [await conversation.ask_one("/trend 24h", user) for _ in range(TREND_LIMIT_CALLS)]
+    limited = await conversation.ask_one("/trend 24h", user)
+    refused_input = await conversation.ask_one("/trend soon", user)
+    admin = [await conversation.ask_one("/trend 24h", User(ADMIN_ID)) for _ in range(2)]
+
+    assert all((reply.plain_text or "").startswith("BTC over 24h") for reply in answered)
+    assert limited.plain_text == "That is a lot of questions at once! Please wait a minute."
+    assert (refused_input.plain_text or "").startswith("I did not understand the window")
+    assert all((reply.plain_text or "").startswith("BTC over 24h") for reply in admin)
+    outcomes = await conversation.wait_for_log(r"command=trend chat=\d+ outcome=(\w+)", 8)
+    assert outcomes == ["ok"] * TREND_LIMIT_CALLS + ["limited", "usage", "ok", "ok"]
