@@ -1,4 +1,4 @@
-"""The command line: ``bitcoin-analyzer run | chat | seed``."""
+"""The command line: ``bitcoin-analyzer run | chat | ingest | migrate | seed``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--lang", choices=("en", "fr"), help="reply language (default: setting)")
 
+    commands.add_parser(
+        "migrate", help="bring the database schema to the newest revision, then exit"
+    )
+
     commands.add_parser("ingest", help="fetch prices and headlines once, and say what was stored")
 
     seed = commands.add_parser("seed", help="import the embedded data set, or the given files")
@@ -60,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_console(settings, arguments.once, arguments.lang))
         if arguments.command == "ingest":
             return asyncio.run(_ingest(settings))
+        if arguments.command == "migrate":
+            return asyncio.run(_migrate(settings))
         return asyncio.run(_seed(settings, arguments.files))
     except ConfigError as error:
         print(f"bitcoin-analyzer: {error}", file=sys.stderr)
@@ -82,9 +88,22 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
 
 
 def _run_bot(settings: Settings) -> int:
-    from bot.telegram_bot import build_application, run_polling
+    from bot.telegram_bot import build_application, run
 
-    run_polling(build_application(settings))
+    run(build_application(settings), settings)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from storage.database import open_database
+
+    database = open_database(settings.resolved_database_url)
+    try:
+        revision = await database.migrate()
+    finally:
+        await database.close()
+
+    print(f"{database.safe_url}: schema at revision {revision}, the newest")
     return 0
 
 

@@ -18,8 +18,17 @@ MASK = "[secret]"
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Clients that log whole request URLs (the Bot API puts the token in every URL) or headers
-# (the Gemini key travels in one), and a driver that logs every SQL call at DEBUG.
-CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack", "aiosqlite")
+# (the Gemini key travels in one), a driver that logs every SQL call at DEBUG, and Alembic,
+# which logs each step of a migration where storage.schema logs one line.
+CHATTY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "google_genai",
+    "hpack",
+    "aiosqlite",
+    "alembic",
+)
 # PTB's loggers that, at DEBUG, write every update and every Bot API call in full: the users'
 # messages and our replies. They keep their INFO milestones.
 CONTENT_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application")

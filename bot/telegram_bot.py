@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, LinkPreviewOptions, Message, Update, User
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
@@ -42,6 +43,12 @@ from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+JobCallback = Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+# The only updates the bot asks Telegram for; the handlers take new messages alone.
+ALLOWED_UPDATES = ["message"]
+# Attempts at setWebhook or deleteWebhook at start before giving up (PTB backs off between).
+BOOTSTRAP_RETRIES = 5
+
 COMMAND_NAMES = (
     "start",
     "help",
@@ -57,8 +64,6 @@ SUBSCRIPTION_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 PHOTO_COMMANDS = frozenset({"chart", "digest"})
 # The start-up check for a digest missed while the bot was down runs this soon after start.
 DIGEST_STARTUP_DELAY_SECONDS = 2.0
-# Only new messages are fetched: an edited "/trend" must not run the command a second time.
-ALLOWED_UPDATES = ("message",)
 
 COMMAND_DESCRIPTIONS = {
     "en": {
@@ -158,20 +163,70 @@ def build_application(
     return application
 
 
-def run_polling(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Fetch updates by long polling until SIGINT or SIGTERM, then shut down cleanly.
+def run(application: Application[Any, Any, Any, Any, Any, Any], settings: Settings) -> None:
+    """Serve updates until SIGINT or SIGTERM: through the webhook when WEBHOOK_URL is set.
 
     Raises:
-        ConfigError: Telegram refused the bot token.
+        ConfigError: Telegram refused the bot token, or the webhook settings are incomplete.
     """
     try:
-        application.run_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
+        _serve(application, settings)
     except InvalidToken as error:
         # PTB's message holds the whole token; it must not reach the terminal.
         raise ConfigError(
             "Invalid setting TELEGRAM_BOT_TOKEN: Telegram refused the token "
             "(check it with @BotFather)"
         ) from error
+
+
+def _serve(application: Application[Any, Any, Any, Any, Any, Any], settings: Settings) -> None:
+    """Long-poll, or listen for the webhook, until a stop signal.
+
+    With a webhook, Telegram posts each update to WEBHOOK_URL, which a reverse proxy forwards
+    to WEBHOOK_LISTEN:WEBHOOK_PORT under the same path; every request without the secret
+    header Telegram was given is refused with 403. Several replicas may serve the same
+    webhook behind a load balancer. Without a webhook the bot long-polls, and only one
+    process may poll a bot token at a time.
+    """
+    if not settings.webhook_enabled:
+        logger.info("Receiving updates by long polling")
+        application.run_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+        )
+        return
+
+    options = webhook_options(settings)
+    logger.info(
+        "Receiving updates through the webhook, listening on %s:%d/%s",
+        options["listen"],
+        options["port"],
+        options["url_path"],
+    )
+    application.run_webhook(
+        **options,
+        allowed_updates=ALLOWED_UPDATES,
+        drop_pending_updates=False,
+        bootstrap_retries=BOOTSTRAP_RETRIES,
+    )
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """The listener's address, the path it serves, the public URL and the secret token.
+
+    Raises:
+        ConfigError: WEBHOOK_URL or WEBHOOK_SECRET is not set.
+    """
+    if not settings.webhook_url or settings.webhook_secret is None:
+        raise ConfigError("Invalid setting WEBHOOK_URL: webhook mode needs it and WEBHOOK_SECRET")
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url).path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret.get_secret_value(),
+    }
 
 
 def _open_runtime(settings: Settings, clock: Callable[[], datetime]) -> Any:
@@ -204,7 +259,8 @@ def _schedule_ingestion(
     """Run price and news ingestion on a schedule, each job never overlapping itself.
 
     A run that starts late (the loop was busy, the machine slept) still runs within a grace
-    time of one interval, and several missed runs coalesce into one.
+    time of one interval, and several missed runs coalesce into one. Every replica schedules
+    both jobs, and the job leases let one replica at a time run each (see ``core.leases``).
     """
     job_queue = application.job_queue
     if job_queue is None:
@@ -216,12 +272,33 @@ def _schedule_ingestion(
     ):
         seconds = minutes * 60
         job_queue.run_repeating(
-            callback,
+            leased(name, callback, seconds, settings.job_lease_seconds),
             interval=seconds,
             first=1,
             name=name,
             job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": int(seconds)},
         )
+
+
+def leased(
+    name: str, job: JobCallback, interval_seconds: float, lease_seconds: float
+) -> JobCallback:
+    """Wrap a scheduled job so that it runs only on the replica holding its lease.
+
+    The lease is kept an interval and a lease time past each run: the holder's next run
+    renews it, while the other replicas' timers find it taken until the holder stops.
+    """
+    ttl = timedelta(seconds=lease_seconds)
+    linger = timedelta(seconds=interval_seconds) + ttl
+
+    async def run_if_held(context: ContextTypes.DEFAULT_TYPE) -> None:
+        runtime: Runtime = context.bot_data["runtime"]
+        async with runtime.leases.hold(name, ttl, linger=linger) as held:
+            if not held:
+                return
+            await job(context)
+
+    return run_if_held
 
 
 def schedule_digest(
@@ -258,7 +335,22 @@ def schedule_digest(
 
 
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send_digest(context.application)
+    """Send the digest, unless another replica holds its lease.
+
+    A replica that finds the lease taken looks again once that lease could have lapsed, so
+    that it takes over from a holder that died mid-run; the digest's claims make such a
+    second run send nothing that was already sent.
+    """
+    runtime: Runtime = context.bot_data["runtime"]
+    ttl = timedelta(seconds=runtime.settings.job_lease_seconds)
+    async with runtime.leases.hold("digest", ttl) as held:
+        if not held:
+            if context.job_queue is not None:
+                context.job_queue.run_once(
+                    _digest_job, when=ttl.total_seconds() + 1, name="digest-retry"
+                )
+            return
+        await send_digest(context.application)
 
 
 async def send_digest(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

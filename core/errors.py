@@ -12,7 +12,8 @@ again as one of these, chained with ``from`` so the original stays in the traceb
     │   ├── BannedError        refused for a while (IP ban) or for good (restricted place)
     │   ├── TransientError     5xx, timeouts and broken connections: worth a retry
     │   └── BadResponseError   an answer we cannot use: malformed, wrong pair, other 4xx
-    └── AnalystError           the language model gave no usable answer
+    ├── AnalystError           the language model gave no usable answer
+    └── StorageError           the database could not be reached or refused a statement
 """
 
 from __future__ import annotations
@@ -100,3 +101,7 @@ class AnalystError(BitcoinAnalyzerError):
         self.reason = reason
         self.detail = detail
         self.retry_after = retry_after
+
+
+class StorageError(BitcoinAnalyzerError):
+    """The database could not be reached, or refused a statement."""

@@ -15,6 +15,7 @@ from core.charts import ChartService
 from core.digest import DigestService
 from core.importer import Importer
 from core.ingestion import NewsIngestor, PriceIngestor, SourceReport
+from core.leases import JobLeases
 from core.limits import PerUserLimiter
 from core.metrics import RuntimeStats
 from core.resilience import CircuitBreaker, GuardedAnalyst
@@ -35,6 +36,7 @@ from storage.repositories import NewsRepository, PriceRepository
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SEED_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Runtime:
     price_ingestor: PriceIngestor
     news_ingestor: NewsIngestor
     trend_limiter: PerUserLimiter
+    leases: JobLeases
     charts: ChartService
     digest: DigestService
     _gemini_client: Any = None
@@ -61,7 +64,7 @@ class Runtime:
     async def start(
         cls, settings: Settings, *, seed: bool = True, clock: Clock = utc_now
     ) -> Runtime:
-        """Open the database, create the schema, seed an empty database, build the services.
+        """Open the database, migrate or check its schema, seed it if empty, build the services.
 
         Args:
             settings: The settings read at start.
@@ -70,10 +73,17 @@ class Runtime:
         """
         database = open_database(settings.resolved_database_url)
         try:
-            await database.create_schema()
+            if settings.auto_migrate:
+                await database.migrate()
+            else:
+                await database.check_schema()
             importer = Importer(PriceRepository(database), NewsRepository(database))
+            leases = JobLeases(database, clock=clock)
             if seed:
-                await importer.seed_if_empty()
+                # Replicas starting together on an empty database: one of them seeds it.
+                async with leases.hold("seed", SEED_LEASE) as held:
+                    if held:
+                        await importer.seed_if_empty()
         except BaseException:
             await database.close()
             raise
@@ -161,6 +171,7 @@ class Runtime:
             trend_limiter=PerUserLimiter(
                 settings.trend_limit_calls, settings.trend_limit_period_seconds
             ),
+            leases=leases,
             charts=charts,
             digest=digest,
             _gemini_client=gemini_client,

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -18,6 +18,7 @@ from core.errors import ConfigError
 
 Language = Literal["en", "fr"]
 
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 KNOWN_PROVIDERS = ("binance", "kraken", "coinbase", "coingecko")
 DEFAULT_NEWS_FEEDS = (
     ("coindesk", "https://www.coindesk.com/arc/outboundfeeds/rss/"),
@@ -72,6 +73,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     # Left out of repr and str: the URL may hold a password.
     database_url: str | None = Field(default=None, repr=False)
+    auto_migrate: bool = True
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=1, le=65_535)
+    job_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     price_providers: Annotated[tuple[str, ...], NoDecode] = (
         "binance",
@@ -88,8 +96,9 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     feed_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000)
     ingestion_enabled: bool = True
-    price_ingest_minutes: float = Field(default=5.0, ge=1, le=24 * 60)
-    news_ingest_minutes: float = Field(default=15.0, ge=1, le=24 * 60)
+    # Below one minute only for tests: the providers would soon rate-limit such a pace.
+    price_ingest_minutes: float = Field(default=5.0, ge=0.05, le=24 * 60)
+    news_ingest_minutes: float = Field(default=15.0, ge=0.05, le=24 * 60)
 
     digest_enabled: bool = True
     digest_time: time = time(8, 0)
@@ -169,6 +178,32 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        """Telegram delivers updates only to an https address."""
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must start with https:// (Telegram only calls https webhooks)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """Telegram accepts 1 to 256 characters among A-Z, a-z, 0-9, _ and -."""
+        if value is not None and not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _require_webhook_secret(self) -> Settings:
+        """Refuse a webhook without a secret: anyone could post updates to it."""
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "WEBHOOK_SECRET is required with WEBHOOK_URL, so that the bot only accepts "
+                "updates that come from Telegram"
+            )
+        return self
 
     @field_validator("digest_time", mode="before")
     @classmethod
@@ -253,6 +288,11 @@ class Settings(BaseSettings):
             except ArgumentError:
                 pass  # open_database refuses such a URL, naming the setting
         return [value for value in values if value]
+
+    @property
+    def webhook_enabled(self) -> bool:
+        """Whether Telegram delivers updates to a webhook instead of being polled."""
+        return bool(self.webhook_url)
 
     @property
     def digest_zone(self) -> zoneinfo.ZoneInfo:

@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from core.errors import ConfigError
-from storage.models import Base
+from core.errors import ConfigError, StorageError
+from storage import schema
 
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+POSTGRES_COMMAND_TIMEOUT_SECONDS = 60
 
 
 class Database:
@@ -46,6 +48,43 @@ class Database:
         """The URL with any password hidden, fit for a log line."""
         return self.engine.url.render_as_string(hide_password=True)
 
+    async def migrate(self) -> str | None:
+        """Bring the schema up to the newest revision (see ``storage.schema``).
+
+        Returns:
+            The revision the database is at afterwards.
+
+        Raises:
+            StorageError: The database cannot be reached or refused a migration.
+        """
+        try:
+            return await schema.upgrade(self.engine)
+        except (SQLAlchemyError, OSError) as error:
+            raise StorageError(
+                f"could not migrate {self.safe_url}: {type(error).__name__}: {error}"
+            ) from error
+
+    async def check_schema(self) -> None:
+        """Make sure the schema is at the newest revision, without changing anything.
+
+        Raises:
+            ConfigError: The database is behind (or ahead of) the code; the message says to
+                run ``bitcoin-analyzer migrate``.
+            StorageError: The database cannot be reached.
+        """
+        try:
+            current = await schema.current_revision(self.engine)
+        except (SQLAlchemyError, OSError) as error:
+            raise StorageError(
+                f"could not read the schema revision of {self.safe_url}: {type(error).__name__}"
+            ) from error
+        head = schema.head_revision()
+        if current != head:
+            raise ConfigError(
+                f"The database schema is at revision {current or 'none'} but this version "
+                f"needs {head}: run `bitcoin-analyzer migrate` (or set AUTO_MIGRATE=true)"
+            )
+
     async def size_bytes(self) -> int | None:
         """The database's size on disk (SQLite file and its journal, or PostgreSQL's count)."""
         if self.kind == "sqlite":
@@ -60,9 +99,8 @@ class Database:
         return None
 
     async def create_schema(self) -> None:
-        """Create the tables that do not exist yet."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        """Bring the schema up to date through the migrations, like :meth:`migrate`."""
+        await self.migrate()
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -90,6 +128,9 @@ def open_database(url: str) -> Database:
         parsed = parsed.set(drivername="postgresql+asyncpg")
 
     connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+        connect_args["command_timeout"] = POSTGRES_COMMAND_TIMEOUT_SECONDS
     if parsed.get_backend_name() == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
         if parsed.database and parsed.database != ":memory:":

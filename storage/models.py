@@ -184,3 +184,18 @@ class DigestRunRow(Base):
     channel_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_digest_runs_finished_at", "finished_at"),)
+
+
+class JobLeaseRow(Base):
+    """Which replica may run a scheduled job, and until when, so that one runs it at a time.
+
+    A holder keeps its lease alive by pushing ``expires_at`` forward; once that time has
+    passed, any replica may take the lease over.
+    """
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.candles import Candle, Interval
+from core.errors import StorageError
 from core.headlines import Headline
 from storage.database import Database
 from storage.models import (
@@ -21,6 +23,7 @@ from storage.models import (
     DataGapRow,
     DigestClaimRow,
     DigestRunRow,
+    JobLeaseRow,
     NewsRow,
     PriceRow,
     SourceStatusRow,
@@ -761,3 +764,76 @@ class DigestRunRepository:
             row.skipped,
             row.channel_error,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds a job's lease, since when and until when."""
+
+    name: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
+
+
+class LeaseRepository:
+    """The ``job_leases`` rows: each statement decides alone, so two replicas never both win.
+
+    Every method raises :class:`~core.errors.StorageError` when the database fails.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+
+    async def try_acquire(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take the lease if it is free, expired, or already ours; say whether we hold it.
+
+        One INSERT ... ON CONFLICT DO UPDATE ... WHERE decides, so the database settles a race
+        between replicas: the row is written for exactly one of them.
+        """
+        try:
+            async with self._sessions.begin() as session:
+                statement = _insert(session, JobLeaseRow).values(
+                    name=name, holder=holder, acquired_at=now, expires_at=until
+                )
+                statement = statement.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={"holder": holder, "acquired_at": now, "expires_at": until},
+                    where=(JobLeaseRow.expires_at <= now) | (JobLeaseRow.holder == holder),
+                ).returning(JobLeaseRow.holder)
+                written = (await session.execute(statement)).scalar_one_or_none()
+        except SQLAlchemyError as error:
+            raise StorageError(
+                f"could not take the lease {name}: {type(error).__name__}"
+            ) from error
+        return written == holder
+
+    async def extend(self, name: str, holder: str, until: datetime) -> bool:
+        """Move our lease's expiry to ``until``; False when the lease is no longer ours."""
+        try:
+            async with self._sessions.begin() as session:
+                result = await session.execute(
+                    update(JobLeaseRow)
+                    .where(JobLeaseRow.name == name, JobLeaseRow.holder == holder)
+                    .values(expires_at=until)
+                    .returning(JobLeaseRow.name)
+                )
+                extended = result.scalar_one_or_none() is not None
+        except SQLAlchemyError as error:
+            raise StorageError(
+                f"could not extend the lease {name}: {type(error).__name__}"
+            ) from error
+        return extended
+
+    async def get(self, name: str) -> Lease | None:
+        """The lease on ``name`` as stored, expired or not; None when never taken."""
+        try:
+            async with self._sessions() as session:
+                row = await session.get(JobLeaseRow, name)
+        except SQLAlchemyError as error:
+            raise StorageError(
+                f"could not read the lease {name}: {type(error).__name__}"
+            ) from error
+        if row is None:
+            return None
+        return Lease(row.name, row.holder, row.acquired_at, row.expires_at)

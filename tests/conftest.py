@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
+import os
 import shutil
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,12 @@ import pytest
 
 from core.settings import Settings, load_settings
 from storage.database import Database, open_database
+from tests.support.postgres import (
+    INSTALL_HINT,
+    PostgresServer,
+    find_binaries,
+    running_postgres,
+)
 from tests.support.scripted_server import (  # noqa: F401 - fixtures shared by name
     http_client,
     scripted_server,
@@ -116,10 +125,101 @@ def seeded_settings(tmp_path: Path, seeded_database_file: Path) -> Settings:
     return load_settings(data_dir=data_dir)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this machine's binaries, on 127.0.0.1, for the whole run.
+
+    On CI (``CI=true``) missing binaries fail every test that needs the server; elsewhere
+    those tests are skipped, with the reason.
+    """
+    binaries = find_binaries()
+    if binaries is None:
+        reason = f"PostgreSQL server binaries (initdb, postgres) not found; {INSTALL_HINT}"
+        if os.environ.get("CI", "").lower() in {"true", "1"}:
+            pytest.fail(f"{reason}. CI=true: the PostgreSQL tests must run, not skip.")
+        pytest.skip(reason)
+
+    with running_postgres(binaries) as server:
+        _run_aside(_create_template(server))
+        yield server
+
+
+# A database migrated once; each test gets a copy (CREATE DATABASE ... TEMPLATE), which is
+# much quicker than running the migrations again.
+POSTGRES_TEMPLATE = "migrated_template"
+_database_numbers = itertools.count(1)
+
+
+def _run_aside(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to its end in a thread of its own: a test's event loop may be running."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, coroutine).result(timeout=120)
+
+
+async def _create_template(server: PostgresServer) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(server.dsn(), timeout=10)
+    try:
+        await connection.execute(f"CREATE DATABASE {POSTGRES_TEMPLATE}")
+    finally:
+        await connection.close()
+    database = open_database(server.url(POSTGRES_TEMPLATE))
+    try:
+        await database.migrate()
+    finally:
+        await database.close()
+
+
+async def _postgres_command(server: PostgresServer, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(server.dsn(), timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _new_postgres_database(server: PostgresServer, template: str) -> Iterator[str]:
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    _run_aside(_postgres_command(server, f"CREATE DATABASE {name} TEMPLATE {template}"))
+    yield server.url(name)
+    _run_aside(_postgres_command(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    """An empty file-based SQLite database with the schema created."""
-    database = open_database(settings.resolved_database_url)
-    await database.create_schema()
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new PostgreSQL database of this test's own, migrated to the newest revision."""
+    yield from _new_postgres_database(postgres_server, POSTGRES_TEMPLATE)
+
+
+@pytest.fixture
+def blank_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new PostgreSQL database of this test's own, with no table at all."""
+    yield from _new_postgres_database(postgres_server, "template0")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def database(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Database]:
+    """An empty database with the newest schema: a SQLite file, then a PostgreSQL database."""
+    if request.param == "postgresql":
+        database = open_database(request.getfixturevalue("postgres_url"))
+    else:
+        database = open_database(settings.resolved_database_url)
+        await database.migrate()
+    yield database
+    await database.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def blank_database(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[Database]:
+    """A database with no table at all, never migrated: a SQLite file, then PostgreSQL."""
+    if request.param == "postgresql":
+        database = open_database(request.getfixturevalue("blank_postgres_url"))
+    else:
+        database = open_database(settings.resolved_database_url)
     yield database
     await database.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-from core.settings import Settings
 from storage.database import Database, open_database
 from storage.repositories import (
     DigestClaimRepository,
@@ -48,10 +47,10 @@ async def test_a_finished_claim_keeps_its_outcome(database: Database) -> None:
     assert latest.finished_at == NOON
 
 
-async def test_two_engines_on_one_file_racing_for_the_same_claims_win_each_once(
-    settings: Settings, database: Database
+async def test_two_engines_on_one_database_racing_for_the_same_claims_win_each_once(
+    database: Database,
 ) -> None:
-    other = open_database(settings.resolved_database_url)
+    other = open_database(database.engine.url.render_as_string(hide_password=False))
     try:
         ours, theirs = DigestClaimRepository(database), DigestClaimRepository(other)
         chats = [str(chat) for chat in range(1, 41)]
