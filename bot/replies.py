@@ -59,7 +59,7 @@ PLAIN = Markup(html=False)
 
 def format_age(age: timedelta, language: str) -> str:
     """A duration in the largest units that matter: ``3 d 4 h``, ``12 min``."""
-    minutes = int(age.total_seconds() // 60)
+    minutes = max(int(age.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     day_unit = "j" if language == "fr" else "d"
@@ -132,7 +132,7 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
     as_of = text(
         language,
         "trend.as_of",
-        as_of=format_time(facts.newest_at + facts.interval.length),
+        as_of=format_time(report.as_of or facts.newest_at + facts.interval.length),
         age=format_age(report.data_age, language),
         points=facts.points,
         unit=text(language, f"unit.{facts.interval.value}"),

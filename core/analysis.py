@@ -9,11 +9,10 @@ The numbers a beginner's answer rests on, computed once and handed to every anal
   of the closes at the middle of the window, so this is the line's change relative to its
   own mid-window value: it does not hang on the first or last candle, and its base is never
   zero or negative.
-* ``trend``: UP when ``fitted_change_pct`` is above the flat threshold, DOWN when it is
-  below minus the threshold, FLAT otherwise. A direction is also called only when the plain
-  ``change_pct`` does not point the other way by more than the threshold: a window whose
-  fitted line rises but whose price ends clearly lower is FLAT, not UP, so that no answer
-  says "up" next to a falling price.
+* ``trend``: UP when ``change_pct`` is above the flat threshold, DOWN when it is below minus
+  the threshold, FLAT otherwise. The label follows the change a reader sees next to it
+  (first close to last), so that no answer says "up" beside a falling price; the fitted
+  line is reported beside it and tells a steady climb from a last-minute jump.
 * ``flat_threshold_pct``: grows with the square root of the window, as price noise does::
 
       flat_threshold_pct = min(0.75 * sqrt(window in days), 15)
@@ -179,7 +178,7 @@ def compute_facts(candles: Sequence[Candle], window: Window) -> TrendFacts:
         low=min(candle.low for candle in candles),
         slope=slope,
         fitted_change_pct=fitted_change_pct,
-        trend=_trend(fitted_change_pct, change_pct, threshold),
+        trend=_trend(change_pct, threshold),
         flat_threshold_pct=threshold,
         volatility=volatility,
         volatility_label=volatility_label(volatility),
@@ -236,10 +235,10 @@ def _series(candles: Sequence[Candle], interval: Interval) -> tuple[list[float],
     return days, closes
 
 
-def _trend(fitted_change_pct: float, change_pct: float, threshold: float) -> Trend:
-    """Name the direction, calling one only when the fit and the plain change agree."""
-    if fitted_change_pct > threshold and change_pct > -threshold:
+def _trend(change_pct: float, threshold: float) -> Trend:
+    """Name the direction of the change a reader sees, first close to last."""
+    if change_pct > threshold:
         return Trend.UP
-    if fitted_change_pct < -threshold and change_pct < threshold:
+    if change_pct < -threshold:
         return Trend.DOWN
     return Trend.FLAT

@@ -161,10 +161,8 @@ def _trend_sentence_en(facts: TrendFacts) -> str:
         verb = "has gone up"
     elif facts.trend is Trend.DOWN:
         verb = "has gone down"
-    elif abs(facts.change_pct) <= facts.flat_threshold_pct:
-        verb = "has stayed fairly stable"
     else:
-        verb = "has shown no clear direction"
+        verb = "has stayed fairly stable"
     return (
         f"Over {_window_en(facts.window)}, Bitcoin {verb}: it moved from "
         f"{format_usd(facts.first_close, 'en')} to {format_usd(facts.last_close, 'en')} "
@@ -179,10 +177,8 @@ def _trend_sentence_fr(facts: TrendFacts) -> str:
         verb = "est en hausse"
     elif facts.trend is Trend.DOWN:
         verb = "est en baisse"
-    elif abs(facts.change_pct) <= facts.flat_threshold_pct:
-        verb = "est resté plutôt stable"
     else:
-        verb = "est resté sans direction claire"
+        verb = "est resté plutôt stable"
     return (
         f"Sur {_window_fr(facts.window)}, le bitcoin {verb}{NO_BREAK}: il est passé de "
         f"{format_usd(facts.first_close, 'fr')} à {format_usd(facts.last_close, 'fr')} "

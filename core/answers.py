@@ -18,7 +18,19 @@ check              refused when
 ``language``       it is clearly written in the other language
 ``direction``      the direction it states is not the computed trend
 ``no_direction``   it states no direction at all
+``markup``         it holds HTML tags or entities (a reader would see them raw)
+``cause``          it gives a cause (``because``, ``due to``, ``parce que``...): the data
+                   holds prices only, so any cause is made up
+``figures``        a dollar amount is neither inside the window's low-high range nor
+                   near its move (last minus first close, or high minus low), or a
+                   percentage matches none of the computed change, fitted change and
+                   volatility
+``volatility``     it calls a volatile market calm, or a calm one volatile
 =================  ================================================================
+
+Figures are read in both languages' spellings (``$84,697``, ``84 697 $``, ``$85k``,
+``-11.4%``, ``11,4 %``) and compared with tolerance: amounts within 2 % beyond the range,
+percentages within 1 point or 15 % of a computed one, since a summary rounds.
 
 Sentences are counted so that decimals (``1.5 %``, ``$104,000.50``), common abbreviations
 (``e.g.``, ``vs.``, ``env.``), initials and French spacing before ``?`` and ``!`` do not
@@ -44,7 +56,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from core.analysis import Trend, TrendFacts
+from core.analysis import Trend, TrendFacts, VolatilityLabel
 from core.errors import AnalystError
 from core.languages import ENGLISH, FRENCH, resolve_language
 
@@ -300,6 +312,7 @@ def check_answer(text: str, facts: TrendFacts, language: str, *, max_chars: int 
     folded = _fold(whole)
     _check_language(folded, resolve_language(language))
     _check_direction(folded, facts.trend)
+    _check_grounding(whole, folded, facts)
     return whole
 
 
@@ -463,3 +476,99 @@ def _qualifies_a_move(text: str, end: int) -> bool:
 def _unelided(token: str) -> str:
     """Drop a French elided article or preposition (``l'``, ``d'``...) from a token."""
     return _ELISION.sub("", token)
+
+
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+_CAUSES = re.compile(
+    r"\b(?:because|due to|caused by|driven by|thanks to|amid|on news|"
+    r"parce que|parce qu'|à cause|en raison|grâce à|suite à|sur fond de|dû à|due à|dus à)",
+)
+_GROUPED_DIGITS = r"\d(?:[\d,.\u00a0\u202f ]*\d)?"
+_DOLLARS_BEFORE = re.compile(r"(?:\$|us\$|usd)\s?(" + _GROUPED_DIGITS + r")\s?([km])?\b", re.I)
+_DOLLARS_AFTER = re.compile(
+    r"(" + _GROUPED_DIGITS + r")\s?([km])?\s?(?:\$|usd\b|dollars?\b)", re.I
+)
+_PERCENT = re.compile(r"(" + _GROUPED_DIGITS + r")\s?(?:%|percent\b|pour ?cent\b)", re.I)
+_CALM_WORDS = re.compile(r"\b(?:calm|quiet|steady|tranquil|calme|tranquille|paisible)")
+_VOLATILE_WORDS = re.compile(r"\b(?:volatile|turbulent|wild|choppy|agité|mouvementé)")
+# A summary rounds: amounts may stray this far beyond the range, percentages this far from a
+# computed one (in points, or relative to it).
+_AMOUNT_SLACK = 0.02
+_PERCENT_POINTS = 1.0
+_PERCENT_RELATIVE = 0.15
+
+
+def _check_grounding(text: str, folded: str, facts: TrendFacts) -> None:
+    """Refuse markup, made-up causes, figures the facts do not hold, a wrong volatility."""
+    if _MARKUP.search(text):
+        raise AnalystError("rejected", "markup")
+    if _CAUSES.search(folded):
+        raise AnalystError("rejected", "cause")
+
+    lowest = min(facts.low, facts.first_close, facts.last_close) * (1 - _AMOUNT_SLACK)
+    highest = max(facts.high, facts.first_close, facts.last_close) * (1 + _AMOUNT_SLACK)
+    moves = (abs(facts.last_close - facts.first_close), facts.high - facts.low)
+    for amount in _amounts(text):
+        is_price = lowest <= amount <= highest
+        is_move = any(abs(amount - move) <= _PERCENT_RELATIVE * move for move in moves)
+        if not (is_price or is_move):
+            raise AnalystError("rejected", f"figures: ${amount:,.0f} matches no price or move")
+
+    computed = (abs(facts.change_pct), abs(facts.fitted_change_pct), facts.volatility)
+    for percent in _percentages(text):
+        if not any(_close_enough(percent, known) for known in computed):
+            raise AnalystError("rejected", f"figures: {percent:g} % not computed")
+
+    volatile = facts.volatility_label is VolatilityLabel.VOLATILE
+    calm = facts.volatility_label is VolatilityLabel.CALM
+    if volatile and _plainly_said(folded, _CALM_WORDS):
+        raise AnalystError("rejected", "volatility: called calm")
+    if calm and _plainly_said(folded, _VOLATILE_WORDS):
+        raise AnalystError("rejected", "volatility: called volatile")
+
+
+def _amounts(text: str) -> list[float]:
+    """The dollar amounts a text names, read in English or French spelling."""
+    amounts = []
+    for pattern in (_DOLLARS_BEFORE, _DOLLARS_AFTER):
+        for match in pattern.finditer(text):
+            number = _number(match.group(1))
+            if number is None:
+                continue
+            scale = {"k": 1e3, "m": 1e6}.get((match.group(2) or "").lower(), 1.0)
+            amounts.append(number * scale)
+    return amounts
+
+
+def _percentages(text: str) -> list[float]:
+    """The percentages a text names."""
+    found = (_number(match.group(1)) for match in _PERCENT.finditer(text))
+    return [number for number in found if number is not None]
+
+
+def _number(digits: str) -> float | None:
+    """Read ``84,697``, ``84 697``, ``84.697,5`` or ``11,4`` as a number."""
+    compact = re.sub(r"[\s\u00a0\u202f]", "", digits)
+    if "," in compact and "." in compact:
+        decimal = "," if compact.rfind(",") > compact.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        compact = compact.replace(thousands, "").replace(decimal, ".")
+    elif compact.count(",") == 1 and len(compact.split(",")[1]) != 3:
+        compact = compact.replace(",", ".")
+    elif compact.count(".") == 1 and len(compact.split(".")[1]) != 3:
+        pass
+    else:
+        compact = compact.replace(",", "").replace(".", "")
+    try:
+        return float(compact)
+    except ValueError:
+        return None
+
+
+def _close_enough(stated: float, known: float) -> bool:
+    return abs(stated - known) <= max(_PERCENT_POINTS, _PERCENT_RELATIVE * abs(known))
+
+
+def _plainly_said(folded: str, words: re.Pattern[str]) -> bool:
+    """Whether one of ``words`` appears without a negation just before it."""
+    return any(not _negated(folded, match.start()) for match in words.finditer(folded))

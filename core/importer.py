@@ -78,7 +78,11 @@ class FileReport:
         """One line for the command line and the log."""
         if self.error:
             return f"{self.name}: failed, {self.error}"
-        line = f"{self.name}: {self.read} {self.kind} read, {self.stored} stored ({self.new} new)"
+        replaced = f", {self.stored - self.new} replaced" if self.kind == "rows" else ""
+        line = (
+            f"{self.name}: {self.read} {self.kind} read, {self.stored} stored "
+            f"({self.new} new{replaced})"
+        )
         if self.rejected:
             line += ", " + describe_rejections(self.rejected)
         return line

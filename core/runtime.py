@@ -178,10 +178,14 @@ class Runtime:
         )
 
     async def ingest_prices(self) -> list[SourceReport]:
-        """One price pass; when new candles landed, refresh the common analyses."""
+        """One price pass; when candles were stored, refresh the common analyses.
+
+        A pass that only moved the open candle changes the newest close, and so the cache
+        key: the refresh writes the new analyses before a user asks for them.
+        """
         reports = await self.price_ingestor.run()
         self._count(reports)
-        if any(report.new for report in reports):
+        if any(report.stored for report in reports):
             await self.trends.refresh()
         return reports
 

@@ -26,6 +26,7 @@ from core.windows import parse_window
 from storage.database import Database
 from storage.repositories import (
     AnalysisCache,
+    AnalysisKey,
     Gap,
     GapRepository,
     NewsRepository,
@@ -62,7 +63,9 @@ class TrendReport:
         analyst: Which analyst wrote the text (``gemini`` or ``builtin``).
         analyst_ms: How long the analyst took (0 for a cache hit).
         fallback_reason: Why the built-in analyst stood in for Gemini, if it did.
-        data_age: How old the newest candle's close is.
+        data_age: How old the newest price is.
+        as_of: The time of the newest price: the newest candle's close, or now while that
+            candle is still open.
         gaps: Stretches of missing candles inside the window.
     """
 
@@ -74,6 +77,7 @@ class TrendReport:
     fallback_reason: str | None
     data_age: timedelta
     gaps: tuple[Gap, ...] = ()
+    as_of: datetime | None = None
 
 
 # The analyses refreshed after new prices land, so that most /trend calls hit the cache.
@@ -135,31 +139,26 @@ class TrendService:
             raise NoDataError(f"only {len(candles)} candles stored for {window.label}")
 
         facts = compute_facts(candles, window)
-        newest_close = facts.newest_at + window.interval.length
-        data_age = max(self._clock() - newest_close, timedelta(0))
+        now = self._clock()
+        as_of = min(facts.newest_at + window.interval.length, now)
+        data_age = max(now - as_of, timedelta(0))
         gaps = tuple(
             await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
         )
 
-        cached = await self._cache.get(
-            window.label, language, self._analyst_label, facts.newest_at
+        key = AnalysisKey(
+            window.label, language, self._analyst_label, facts.newest_at, facts.last_close
         )
+        cached = await self._cache.get(key)
         if cached is not None:
             self._stats.llm_cache_hits += 1
             return TrendReport(
-                facts, cached.text, "cache", cached.analyst, 0.0, None, data_age, gaps
+                facts, cached.text, "cache", cached.analyst, 0.0, None, data_age, gaps, as_of
             )
 
         answer, fallback_reason = await self._write(facts, candles, language)
         if fallback_reason is None:
-            await self._cache.put(
-                window.label,
-                language,
-                self._analyst_label,
-                facts.newest_at,
-                answer.text,
-                answer.analyst,
-            )
+            await self._cache.put(key, answer.text, answer.analyst)
         return TrendReport(
             facts,
             answer.text,
@@ -169,6 +168,7 @@ class TrendService:
             fallback_reason,
             data_age,
             gaps,
+            as_of,
         )
 
     async def refresh(self) -> int:
@@ -325,8 +325,10 @@ class StatusService:
             database_kind=self._database.kind,
             price_rows=await self._prices.count(),
             news_rows=await self._news.count(),
-            newest_candle_at=newest_candle + Interval.HOUR.length if newest_candle else None,
-            newest_headline_at=newest_news[0].shown_at if newest_news else None,
+            newest_candle_at=(
+                min(newest_candle + Interval.HOUR.length, now) if newest_candle else None
+            ),
+            newest_headline_at=min(newest_news[0].shown_at, now) if newest_news else None,
             analyst=self._analyst_name,
             stats=self._stats,
             sources=await self._sources.all(),

@@ -136,6 +136,8 @@ class Settings(BaseSettings):
             return value
 
         names = tuple(name.strip().lower() for name in value.split(",") if name.strip())
+        if len(set(names)) != len(names):
+            raise ValueError("a provider is named twice")
         unknown = sorted(set(names) - set(KNOWN_PROVIDERS))
         if unknown or not names:
             raise ValueError(
@@ -316,6 +318,8 @@ def load_settings(**overrides: object) -> Settings:
     """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as error:
+        raise ConfigError("Invalid settings file .env: it is not UTF-8 text") from error
     except ValidationError as error:
         problems = []
         for issue in error.errors():

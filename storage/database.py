@@ -122,6 +122,10 @@ def open_database(url: str) -> Database:
     except ArgumentError as error:
         raise ConfigError("Invalid setting DATABASE_URL: not a database URL") from error
 
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            "Invalid setting DATABASE_URL: only sqlite and postgresql databases are supported"
+        )
     if parsed.get_backend_name() == "sqlite" and parsed.drivername != "sqlite+aiosqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+asyncpg":
@@ -134,7 +138,14 @@ def open_database(url: str) -> Database:
     if parsed.get_backend_name() == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ConfigError(
+                    f"Invalid setting DATA_DIR: cannot create the folder {folder}: "
+                    f"{error.strerror or error}"
+                ) from error
 
     try:
         engine = create_async_engine(parsed, connect_args=connect_args, pool_pre_ping=True)

@@ -91,7 +91,11 @@ class NewsRow(Base):
 
 
 class AnalysisRow(Base):
-    """A written analysis, cached by window, language, model and newest data point."""
+    """A written analysis, cached by window, language, model and newest data point.
+
+    The newest data point is its time and its close: the candle still open keeps moving,
+    and words written for one close must not be shown beside another.
+    """
 
     __tablename__ = "analyses"
 
@@ -99,6 +103,7 @@ class AnalysisRow(Base):
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
     model: Mapped[str] = mapped_column(String(64), primary_key=True)
     newest_at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    newest_close: Mapped[float] = mapped_column(Float, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     analyst: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -159,6 +160,18 @@ class StoredHeadline:
         return self.headline.published_at or self.first_seen_at
 
 
+# A feed's clock may run a little ahead; a story dated further ahead than this is misdated.
+FUTURE_DATE_TOLERANCE = timedelta(hours=1)
+
+
+def _plausibly_dated(headline: Headline, seen_at: datetime) -> Headline:
+    """The headline, undated when its date lies in the future (it then sorts as first seen)."""
+    published = headline.published_at
+    if published is not None and published > seen_at + FUTURE_DATE_TOLERANCE:
+        return dataclasses.replace(headline, published_at=None)
+    return headline
+
+
 class NewsRepository:
     """Headlines, each story stored once under its key."""
 
@@ -178,7 +191,9 @@ class NewsRepository:
             return 0
 
         seen_at = seen_at or _utc_now()
-        unique = {headline.key: headline for headline in reversed(headlines)}
+        unique = {
+            headline.key: _plausibly_dated(headline, seen_at) for headline in reversed(headlines)
+        }
         rows = [
             {
                 "key": headline.key,
@@ -238,31 +253,40 @@ class CachedAnalysis:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AnalysisKey:
+    """What an analysis was written for: a window and language, a model, and the data."""
+
+    window: str
+    language: str
+    model: str
+    newest_at: datetime
+    newest_close: float
+
+
 class AnalysisCache:
     """Written analyses, so that unchanged data never costs a second model call."""
 
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
 
-    async def get(
-        self, window: str, language: str, model: str, newest_at: datetime
-    ) -> CachedAnalysis | None:
+    async def get(self, key: AnalysisKey) -> CachedAnalysis | None:
         """The analysis stored under this key, or None."""
+        identity = (key.window, key.language, key.model, key.newest_at, key.newest_close)
         async with self._sessions() as session:
-            row = await session.get(AnalysisRow, (window, language, model, newest_at))
+            row = await session.get(AnalysisRow, identity)
         if row is None:
             return None
         return CachedAnalysis(text=row.text, analyst=row.analyst, created_at=row.created_at)
 
-    async def put(
-        self, window: str, language: str, model: str, newest_at: datetime, text: str, analyst: str
-    ) -> None:
+    async def put(self, key: AnalysisKey, text: str, analyst: str) -> None:
         """Store an analysis; a concurrent writer of the same key wins without an error."""
         row = {
-            "window": window,
-            "language": language,
-            "model": model,
-            "newest_at": newest_at,
+            "window": key.window,
+            "language": key.language,
+            "model": key.model,
+            "newest_at": key.newest_at,
+            "newest_close": key.newest_close,
             "text": text,
             "analyst": analyst,
             "created_at": _utc_now(),

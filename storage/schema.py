@@ -7,7 +7,11 @@ together migrate one after the other and the later ones find nothing left to do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +71,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
     Returns:
         The revision the database is at afterwards.
     """
-    async with engine.begin() as connection:
+    async with _alembic_turn(), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
@@ -81,7 +85,7 @@ async def downgrade(engine: AsyncEngine, revision: str) -> str | None:
     Returns:
         The revision the database is at afterwards.
     """
-    async with engine.begin() as connection:
+    async with _alembic_turn(), engine.begin() as connection:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
         return await connection.run_sync(_current_revision)
 
@@ -94,6 +98,21 @@ async def differences(engine: AsyncEngine) -> list[Any]:
     """
     async with engine.connect() as connection:
         return await connection.run_sync(_differences)
+
+
+# Alembic's ``op`` and ``context`` are process-wide proxies: two migrations running at once in
+# one process (two event loops in two threads, or two tasks of one loop) would overwrite
+# each other's. The lock is taken from a worker thread, so waiting never blocks a loop.
+_ALEMBIC_LOCK = threading.Lock()
+
+
+@contextlib.asynccontextmanager
+async def _alembic_turn() -> AsyncIterator[None]:
+    await asyncio.to_thread(_ALEMBIC_LOCK.acquire)
+    try:
+        yield
+    finally:
+        _ALEMBIC_LOCK.release()
 
 
 def _current_revision(connection: Connection) -> str | None:

@@ -80,10 +80,11 @@ def test_seed_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
 
     assert first.returncode == 0, first.stderr
     assert (
-        "btc_usd_hourly_cryptocompare.csv: 4668 rows read, 4668 stored (4668 new)" in first.stdout
+        "btc_usd_hourly_cryptocompare.csv: 4668 rows read, 4668 stored (4668 new, 0 replaced)"
+        in first.stdout
     )
     assert second.returncode == 0, second.stderr
-    assert all("(0 new)" in line for line in second.stdout.splitlines())
+    assert all("(0 new" in line for line in second.stdout.splitlines())
 
 
 def test_digest_prints_as_text_and_chart_is_saved_as_a_png(

@@ -201,10 +201,11 @@ def test_a_calm_day(hourly_candles: list[Candle]) -> None:
     assert (facts.trend, facts.volatility_label) == (Trend.FLAT, VolatilityLabel.CALM)
 
 
-def test_a_fit_and_a_change_pointing_opposite_ways_is_flat(
+def test_the_label_follows_the_shown_change_when_the_fit_points_the_other_way(
     hourly_candles: list[Candle],
 ) -> None:
-    # 2025-10-21: the fitted line rises 2.47 % but the day ends 1.31 % lower.
+    # 2025-10-21: the fitted line rises 2.47 % but the day ends 1.31 % lower; a reader sees
+    # the fall, so the label must not say "up" (or "flat" on a move past the threshold).
     newest = datetime(2025, 10, 21, 23, tzinfo=UTC)
 
     facts = compute_facts(ending_at(hourly_candles, newest, 24), parse_window("24h"))
@@ -212,7 +213,7 @@ def test_a_fit_and_a_change_pointing_opposite_ways_is_flat(
     assert facts.change_pct == pytest.approx(-1.310253, abs=1e-5)
     assert facts.fitted_change_pct == pytest.approx(2.474432, abs=1e-5)
     assert facts.volatility == pytest.approx(88.882522, abs=1e-5)
-    assert (facts.trend, facts.volatility_label) == (Trend.FLAT, VolatilityLabel.VOLATILE)
+    assert (facts.trend, facts.volatility_label) == (Trend.DOWN, VolatilityLabel.VOLATILE)
 
 
 @pytest.mark.parametrize(
@@ -323,3 +324,22 @@ def best_seconds(candles: list[Candle], label: str) -> float:
         compute_facts(candles, window)
         timings.append(time.perf_counter() - started)
     return min(timings)
+
+
+@pytest.mark.parametrize("hours", [3, 6, 12, 24, 48, 72, 168, 336, 720])
+def test_the_label_never_contradicts_the_change_on_real_hourly_windows(
+    hourly_candles: list[Candle], hours: int
+) -> None:
+    # Regression: a beginner once read "gone up" beside a 13 % fall. Every window ending at
+    # each day's last hour of the embedded data must label the change it shows.
+    window = parse_window(f"{hours}h")
+    for end in range(len(hourly_candles) - 1, hours, -24):
+        facts = compute_facts(hourly_candles[end - hours : end + 1], window)
+        expected = (
+            Trend.UP
+            if facts.change_pct > facts.flat_threshold_pct
+            else Trend.DOWN
+            if facts.change_pct < -facts.flat_threshold_pct
+            else Trend.FLAT
+        )
+        assert facts.trend == expected

@@ -207,7 +207,7 @@ def test_builtin_rising_year_and_calm_day(
     )
 
 
-def test_builtin_says_no_clear_direction_when_fit_and_change_disagree(
+def test_builtin_direction_agrees_with_the_change_it_shows(
     hourly_candles: list[Candle],
 ) -> None:
     facts = compute_facts(
@@ -215,11 +215,11 @@ def test_builtin_says_no_clear_direction_when_fit_and_change_disagree(
         parse_window("24h"),
     )
 
-    assert facts.trend == Trend.FLAT
-    assert "Bitcoin has shown no clear direction: it moved from $110,504 to $109,056 (-1.3%)" in (
+    assert facts.trend == Trend.DOWN
+    assert "Bitcoin has gone down: it moved from $110,504 to $109,056 (-1.3%)" in (
         describe_trend(facts, "en")
     )
-    assert "le bitcoin est resté sans direction claire" in describe_trend(facts, "fr")
+    assert "le bitcoin est en baisse" in describe_trend(facts, "fr")
 
 
 @pytest.mark.parametrize("label", ["3h", "6h", "24h", "7d", "14d", "30d"])

@@ -477,3 +477,53 @@ def test_huge_answers_are_refused_quickly(
 
     assert check == "too_long"
     assert time.perf_counter() - started < 0.5
+
+
+# Regressions from a tester's session: answers that named the right direction but invented
+# the figures or a cause, or carried markup, used to reach the user.
+@pytest.mark.parametrize(
+    ("text", "check"),
+    [
+        (
+            "Over the last week Bitcoin went down 90%, from $1,000,000 to $12. "
+            "The market was volatile.",
+            "figures",
+        ),
+        ("Bitcoin went down because the Fed raised rates and Elon Musk sold.", "cause"),
+        ("Bitcoin fell this week due to ETF outflows. It was volatile.", "cause"),
+        ("Bitcoin went <b>down</b> this week. It was volatile.", "markup"),
+        ("Bitcoin went down about 40% this week. It was volatile.", "figures"),
+        ("Bitcoin went down this week. The market stayed calm and quiet.", "volatility"),
+    ],
+)
+def test_made_up_figures_causes_and_markup_are_refused(
+    facts_by_trend: dict[Trend, TrendFacts], text: str, check: str
+) -> None:
+    week_down = facts_by_trend[Trend.DOWN]
+    assert week_down.volatility_label.value == "volatile"
+
+    assert refusal(text, week_down, "en") == check
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (
+            "Over the last week Bitcoin went down about 11%, from $95,555 to $84,697. "
+            "The market was not calm at all: prices swung a lot.",
+            "en",
+        ),
+        ("Bitcoin went down about $11k this week, ending near $85K. It was volatile.", "en"),
+        (
+            "Sur la dernière semaine, le bitcoin est en baisse de 11,4\u00a0%, de "
+            "95\u202f555\u00a0$ à 84\u202f697\u00a0$. Le marché a été agité.",
+            "fr",
+        ),
+    ],
+)
+def test_rounded_figures_from_the_facts_pass(
+    facts_by_trend: dict[Trend, TrendFacts], text: str, language: str
+) -> None:
+    week_down = facts_by_trend[Trend.DOWN]
+
+    assert check_answer(text, week_down, language) != ""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from core.candles import SYMBOL, Candle, Interval
 from core.headlines import Headline
 from storage.database import Database
-from storage.repositories import AnalysisCache, NewsRepository, PriceRepository
+from storage.repositories import AnalysisCache, AnalysisKey, NewsRepository, PriceRepository
 
 START = datetime(2025, 11, 20, tzinfo=UTC)
 
@@ -84,15 +85,25 @@ async def test_analysis_cache_returns_what_was_put_and_tolerates_a_second_writer
     database: Database,
 ) -> None:
     cache = AnalysisCache(database)
-    newest = START + timedelta(hours=5)
+    key = AnalysisKey("24h", "en", "builtin", START + timedelta(hours=5), 84697.25)
 
     await asyncio.gather(
-        cache.put("24h", "en", "builtin", newest, "First.", "builtin"),
-        cache.put("24h", "en", "builtin", newest, "Second.", "builtin"),
+        cache.put(key, "First.", "builtin"),
+        cache.put(key, "Second.", "builtin"),
     )
 
-    cached = await cache.get("24h", "en", "builtin", newest)
+    cached = await cache.get(key)
     assert cached is not None
     assert cached.text in {"First.", "Second."}
-    assert await cache.get("24h", "fr", "builtin", newest) is None
-    assert await cache.get("24h", "en", "builtin", newest + timedelta(hours=1)) is None
+    assert await cache.get(replace(key, language="fr")) is None
+    assert await cache.get(replace(key, newest_at=key.newest_at + timedelta(hours=1))) is None
+
+
+async def test_a_moved_close_of_the_same_candle_misses_the_cache(database: Database) -> None:
+    # The open candle's close moves between passes: words written for the old close must
+    # not be served beside the new figures.
+    cache = AnalysisCache(database)
+    key = AnalysisKey("6h", "en", "builtin", START, 80000.0)
+    await cache.put(key, "Bitcoin went down.", "builtin")
+
+    assert await cache.get(replace(key, newest_close=99000.0)) is None
