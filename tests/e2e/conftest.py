@@ -48,7 +48,9 @@ TOKEN_SECRET_PART = TOKEN.split(":", 1)[1]
 GEMINI_KEY = "AIzaE2eGeminiKey_SECRET-0123456789abcdef"
 SECRETS = (TOKEN, TOKEN_SECRET_PART, GEMINI_KEY)
 
+# Two admins, so that two tests never share an admin's chat.
 ADMIN_ID = 4242
+OTHER_ADMIN_ID = 4243
 GEMINI_TIMEOUT_SECONDS = 1.0
 GEMINI_RETRIES = 1
 TREND_DEADLINE_SECONDS = 4.0
@@ -116,7 +118,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             "COINBASE_BASE_URL": sources.url("/coinbase"),
             "COINGECKO_BASE_URL": sources.url("/coingecko"),
             "NEWS_FEEDS": f"local={sources.url('/feed.xml')}",
-            "ADMIN_IDS": str(ADMIN_ID),
+            "ADMIN_IDS": f"{ADMIN_ID},{OTHER_ADMIN_ID}",
             "TREND_LIMIT_CALLS": str(TREND_LIMIT_CALLS),
             "TREND_LIMIT_PERIOD_SECONDS": "600",
             "LOG_LEVEL": "DEBUG",
@@ -202,6 +204,18 @@ class Conversation:
         """Send a message and return the one reply."""
         (reply,) = await self.ask(text, user, **details)
         return reply
+
+    async def handled(
+        self, user: User, count: int = 1, *, chat_id: int | None = None
+    ) -> list[str]:
+        """Wait for the log lines of ``count`` commands handled in ``user``'s chat; return them.
+
+        Each command's line is written just after its reply leaves, so it may still be on its
+        way when the reply is seen, and may even land after the next test began: lines are
+        picked by chat, and every test talks in chats of its own.
+        """
+        chat = user.chat_id if chat_id is None else chat_id
+        return await self.wait_for_log(rf"(command=\w+ chat={chat} .*)", count)
 
     def new_log(self) -> str:
         """What the bot logged since this test began."""

@@ -43,7 +43,7 @@ async def test_a_whole_session_at_debug_leaves_no_secret_in_the_log(
     # A 429 from Gemini.
     gemini.default = Reply.rate_limited("1s")
     fallback = await conversation.ask_one("/trend 11d", user)
-    await conversation.wait_for_log(r"command=trend .*fallback=rate_limited")
+    await conversation.wait_for_log(rf"command=trend chat={user.chat_id} .*fallback=rate_limited")
     await asyncio.sleep(1.1)  # the rest Gemini was given ends before the next test
 
     assert analysis_for(facts, "en") in (trend.plain_text or "")
