@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "chat":
             from bot.console import run_console
 
-            return asyncio.run(run_console(settings, arguments.once, arguments.lang))
+            return run_console(settings, arguments.once, arguments.lang)
         if arguments.command == "ingest":
             return asyncio.run(_ingest(settings))
         if arguments.command == "migrate":
@@ -75,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader left early (``| head``): say nothing more, and let the exit be quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _configure_logging(settings: Settings, *, quiet: bool) -> None:

@@ -55,22 +55,25 @@ async def answer_line(
     return result
 
 
-async def run_console(settings: Settings, once: Sequence[str] | None, language: str | None) -> int:
+def run_console(settings: Settings, once: Sequence[str] | None, language: str | None) -> int:
     """Answer the ``--once`` lines in turn, or open an interactive prompt; return the exit code.
 
     With several lines, the exit code is the worst of theirs, and every line is answered.
+    The prompt reads the keyboard on the main thread, between the event loop's turns, so
+    that Ctrl-C leaves at once.
     """
     language = language or settings.default_language
-    runtime = await Runtime.start(settings)
-    try:
-        commands = Commands(runtime)
-        if once:
-            codes = [await _answer_once(runtime, commands, line, language) for line in once]
-            return max(codes)
-        await _prompt(runtime, commands, language)
-        return EXIT_OK
-    finally:
-        await runtime.close()
+    with asyncio.Runner() as runner:
+        runtime = runner.run(Runtime.start(settings))
+        try:
+            commands = Commands(runtime)
+            if once:
+                answers = (_answer_once(runtime, commands, line, language) for line in once)
+                return max(runner.run(answer) for answer in answers)
+            _prompt(runner, runtime, commands, language)
+            return EXIT_OK
+        finally:
+            runner.run(runtime.close())
 
 
 async def _answer_once(runtime: Runtime, commands: Commands, line: str, language: str) -> int:
@@ -113,17 +116,17 @@ def save_picture(data_dir: Path, name: str, png: bytes) -> Path:
     return path
 
 
-async def _prompt(runtime: Runtime, commands: Commands, language: str) -> None:
-    print("Bitcoin Analyzer console. Type /help, or /quit to leave.")
+def _prompt(runner: asyncio.Runner, runtime: Runtime, commands: Commands, language: str) -> None:
+    print("Bitcoin Analyzer console. Type /help, or /quit to leave (Ctrl-C or Ctrl-D too).")
     while True:
         try:
-            line = await asyncio.to_thread(input, "> ")
+            line = input("> ")
+            if line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
+                return
+            result = runner.run(answer_line(runtime, commands, line, language))
         except (EOFError, KeyboardInterrupt):
             print()
             return
-        if line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
-            return
-        result = await answer_line(runtime, commands, line, language)
         if result is not None:
             print(shown(runtime, result, language))
             print()

@@ -70,6 +70,18 @@ def format_age(age: timedelta, language: str) -> str:
     return f"{minutes} min"
 
 
+def format_window(label: str, language: str) -> str:
+    """A window label as the reader writes it: ``7d`` stays, French reads ``7 j``, ``1 an``."""
+    if language != "fr" or not label[:-1].isdigit():
+        return label
+    amount, unit = int(label[:-1]), label[-1]
+    if unit == "d":
+        return f"{amount}\u00a0j"
+    if unit == "y":
+        return f"{amount}\u00a0an" + ("s" if amount > 1 else "")
+    return f"{amount}\u00a0h"
+
+
 def format_time(moment: datetime) -> str:
     """A UTC time as ``2025-11-22 23:00``."""
     return moment.strftime("%Y-%m-%d %H:%M")
@@ -98,7 +110,7 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
     """What /trend answers: the analysis, then the figures it stands on, then their date."""
     facts = report.facts
     window = facts.window
-    title = text(language, "trend.title", window=window.label)
+    title = text(language, "trend.title", window=format_window(window.label, language))
     lines = [markup.bold(markup.escape(title))]
     if window.clamped_from:
         lines.append(
@@ -107,10 +119,18 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
                     language,
                     "trend.clamped",
                     requested=window.clamped_from[:ECHO_MAX_CHARS],
-                    window=window.label,
+                    window=format_window(window.label, language),
                 )
             )
         )
+    if report.stale and report.as_of is not None:
+        warning = text(
+            language,
+            "trend.stale",
+            as_of=format_time(report.as_of),
+            age=format_age(report.data_age, language),
+        )
+        lines.append(markup.escape(warning))
     lines += ["", markup.escape(report.text), ""]
 
     figures = text(
@@ -152,7 +172,8 @@ def trend_reply(report: TrendReport, language: str, markup: Markup) -> str:
             )
         )
     if report.fallback_reason:
-        lines.append(markup.escape(text(language, "trend.fallback")))
+        note = "trend.refused" if report.fallback_reason == "rejected" else "trend.fallback"
+        lines.append(markup.escape(text(language, note)))
     return "\n".join(lines)
 
 
@@ -472,7 +493,10 @@ def chart_labels(series: PriceSeries, language: str) -> ChartLabels:
     """The title and axis labels of a chart, in the reader's language."""
     return ChartLabels(
         title=text(
-            language, "chart.title", window=series.window.label, as_of=format_time(series.as_of)
+            language,
+            "chart.title",
+            window=format_window(series.window.label, language),
+            as_of=format_time(series.as_of),
         ),
         x_label=text(language, "chart.x_label"),
         y_label=text(language, "chart.y_label"),

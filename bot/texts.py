@@ -88,6 +88,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "trend.labels": "Trend: {trend} · volatility: {volatility} ({volatility_pct} a year)",
         "trend.as_of": "Data up to {as_of} UTC ({age} old), {points} {unit} candles.",
         "trend.fallback": "Gemini was unavailable; the built-in analyst answered.",
+        "trend.refused": "Gemini's answer did not pass our checks; the built-in analyst answered.",
+        "trend.stale": (
+            "⚠️ My newest price is from {as_of} UTC ({age} ago): this describes that stretch "
+            "of time, not today."
+        ),
         "trend.gaps": (
             "Note: {missing} candles are missing in this window, between {start} and {end} UTC."
         ),
@@ -222,6 +227,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "trend.labels": "Tendance : {trend} · volatilité : {volatility} ({volatility_pct} par an)",
         "trend.as_of": "Données jusqu’au {as_of} UTC (il y a {age}), {points} bougies {unit}.",
         "trend.fallback": "Gemini n’était pas disponible ; l’analyste intégré a répondu.",
+        "trend.refused": (
+            "La réponse de Gemini n’a pas passé nos contrôles ; l’analyste intégré a répondu."
+        ),
+        "trend.stale": (
+            "⚠️ Mon prix le plus récent date du {as_of} UTC (il y a {age}) : ceci décrit cette "
+            "période, pas aujourd’hui."
+        ),
         "trend.gaps": (
             "Attention : {missing} bougies manquent dans cette période, entre le {start} et "
             "le {end} UTC."

@@ -66,6 +66,8 @@ class TrendReport:
         data_age: How old the newest price is.
         as_of: The time of the newest price: the newest candle's close, or now while that
             candle is still open.
+        stale: The newest price is older than the staleness threshold: the words describe
+            that stretch of time, not the present.
         gaps: Stretches of missing candles inside the window.
     """
 
@@ -78,6 +80,7 @@ class TrendReport:
     data_age: timedelta
     gaps: tuple[Gap, ...] = ()
     as_of: datetime | None = None
+    stale: bool = False
 
 
 # The analyses refreshed after new prices land, so that most /trend calls hit the cache.
@@ -97,6 +100,7 @@ class TrendService:
         analyst_label: str,
         clock: Callable[[], datetime] = utc_now,
         deadline_seconds: float = 20.0,
+        stale_after: timedelta = timedelta(minutes=90),
     ) -> None:
         """Prepare the service.
 
@@ -110,9 +114,11 @@ class TrendService:
             clock: The present time.
             deadline_seconds: The longest the first analyst may take, retries included;
                 past it the built-in analyst answers at once.
+            stale_after: Past this age, a report is flagged as describing old data.
         """
         self._analyst_label = analyst_label
         self._deadline = deadline_seconds
+        self._stale_after = stale_after
         self._prices = PriceRepository(database)
         self._gaps = GapRepository(database)
         self._cache = AnalysisCache(database)
@@ -142,6 +148,7 @@ class TrendService:
         now = self._clock()
         as_of = min(facts.newest_at + window.interval.length, now)
         data_age = max(now - as_of, timedelta(0))
+        stale = data_age > self._stale_after
         gaps = tuple(
             await self._gaps.overlapping(SYMBOL, window.interval, facts.oldest_at, facts.newest_at)
         )
@@ -153,7 +160,16 @@ class TrendService:
         if cached is not None:
             self._stats.llm_cache_hits += 1
             return TrendReport(
-                facts, cached.text, "cache", cached.analyst, 0.0, None, data_age, gaps, as_of
+                facts,
+                cached.text,
+                "cache",
+                cached.analyst,
+                0.0,
+                None,
+                data_age,
+                gaps,
+                as_of,
+                stale,
             )
 
         answer, fallback_reason = await self._write(facts, candles, language)
@@ -169,6 +185,7 @@ class TrendService:
             data_age,
             gaps,
             as_of,
+            stale,
         )
 
     async def refresh(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def test_once_in_french(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "chat", "--lang", "fr", "--once", "/trend 1an")
 
     assert result.returncode == 0, result.stderr
-    assert "BTC sur 1y" in result.stdout
+    assert "BTC sur 1\u00a0an" in result.stdout
 
 
 @pytest.mark.parametrize("line", ["/trend banana", "/frobnicate"])
@@ -132,3 +133,55 @@ def test_a_fixed_offset_for_the_digest_zone_stops_start_up_naming_it(tmp_path: P
     assert "Invalid setting DIGEST_TZ" in result.stderr
     assert "fixed offset" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_prompt_answers_piped_lines_and_leaves_at_the_end_of_input(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    for name in list(environment):
+        if name.startswith(("TELEGRAM_", "GEMINI_", "GOOGLE_", "DATABASE_", "ADMIN_")):
+            del environment[name]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input="/help\n/trend 24h\n",
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "/trend [window]" in result.stdout
+    assert "BTC over 24h" in result.stdout
+
+
+def test_ctrl_c_at_the_prompt_leaves_at_once(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=environment,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Bitcoin Analyzer console")
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=10)
+    finally:
+        process.kill()
+        process.communicate()
+
+    assert returncode == 0

@@ -105,7 +105,7 @@ async def test_french_user_gets_french_replies(started: Any) -> None:
     await send(application, "/help", language_code="fr-FR", update_id=2)
 
     trend, help_text = request.sent_texts()
-    assert trend.startswith("<b>BTC sur 30d</b>")
+    assert trend.startswith("<b>BTC sur 30\u00a0j</b>")
     assert "pas un conseil financier" in help_text
 
 
