@@ -80,7 +80,8 @@ async def test_trend_is_written_by_gemini_from_the_data_block_and_then_cached(
 
     checked = written.replace("**", "")
     assert first.plain_text is not None
-    assert first.plain_text.startswith(f"BTC over 7d\n\n{checked}\n\n")
+    assert first.plain_text.startswith("BTC over 7d\n")
+    assert f"\n\n{checked}\n\n" in first.plain_text
     assert "**" not in first.plain_text
     assert "Gemini was unavailable" not in first.plain_text
     assert second.plain_text == first.plain_text
@@ -106,7 +107,8 @@ async def test_a_french_user_gets_french_from_gemini_and_from_the_bot(
     (request,) = conversation.gemini.requests()
     assert "Write in French" in (request.system_instruction or "")
     assert trend.plain_text is not None
-    assert trend.plain_text.startswith(f"BTC sur 30d\n\n{analysis_for(facts, 'fr')}\n\n")
+    assert trend.plain_text.startswith("BTC sur 30\u00a0j\n")
+    assert f"\n\n{analysis_for(facts, 'fr')}\n\n" in trend.plain_text
     assert "Données jusqu’au" in trend.plain_text
     assert help_reply.plain_text is not None
     assert help_reply.plain_text.endswith("Ceci est pédagogique, pas un conseil financier.")

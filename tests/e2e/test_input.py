@@ -56,7 +56,7 @@ async def test_a_huge_window_is_clamped_and_answered(conversation: Conversation)
     assert time.monotonic() - started < 2.0
     assert reply.plain_text is not None
     assert reply.plain_text.startswith(
-        "BTC over 10y\n(99999d is outside what I can analyse; I used 10y.)\n\n"
+        "BTC over 10y\n(99999d is outside what I can analyse; I used 10y.)\n"
     )
     assert len(conversation.gemini.requests()) == 1
 
