@@ -348,6 +348,7 @@ def digest_status_lines(status: DigestStatus, language: str) -> list[str]:
             zone=status.zone,
             next_utc=format_time(status.next_at),
             subscribers=status.subscribers,
+            inactive=status.inactive_subscribers,
         )
     ]
     run = status.last_run

@@ -317,6 +317,7 @@ async def test_blocked_and_missing_chats_are_retired_and_the_channel_failure_is_
         "BadRequest: Chat not found. Subscribers are not affected."
     )
     assert f"Channel {CHANNEL}: FAILED for 2026-09-30: BadRequest: Chat not found" in status
+    assert "2 subscribers, 2 inactive" in status
     assert later is not None and (later.sent, later.skipped) == (0, 3)
     assert "Digest for 2026-09-30: sent=2 failed=3 retried=0 skipped=0" in caplog.text
 
