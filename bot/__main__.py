@@ -89,30 +89,7 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     level = settings.log_level
     if quiet and "log_level" not in settings.model_fields_set:
         level = "WARNING"
-    secrets = [
-        secret.get_secret_value()
-        for secret in (
-            settings.telegram_bot_token,
-            settings.gemini_api_key,
-            settings.webhook_secret,
-            settings.coingecko_api_key,
-        )
-        if secret is not None
-    ]
-    secrets.append(_database_password(settings))
-    configure_logging(level, secrets, settings.log_format)
-
-
-def _database_password(settings: Settings) -> str:
-    """The password inside DATABASE_URL, if any, so that logs can mask it."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        password = make_url(settings.resolved_database_url).password
-    except ArgumentError:
-        return ""
-    return str(password) if password else ""
+    configure_logging(level, settings.secret_values(), settings.log_format)
 
 
 def _run_bot(settings: Settings) -> int:

@@ -29,6 +29,7 @@ from bot.replies import (
 from bot.texts import text
 from core.errors import InputError, NoDataError
 from core.runtime import Runtime
+from core.windows import parse_window
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ class Commands:
         return CommandResult(help_reply(requester.language, markup))
 
     async def _trend(self, arguments: str, requester: Requester, markup: Markup) -> CommandResult:
+        # A window we cannot read is refused before it spends one of the user's calls.
+        parse_window(arguments or None)
         user_id = requester.user_id
         if not requester.is_admin and user_id is not None:
             if not await self._runtime.trend_limiter.allow(user_id):

@@ -6,8 +6,10 @@ import contextvars
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TextIO
 
 MASK = "[secret]"
@@ -15,9 +17,21 @@ MASK = "[secret]"
 # The id of the update being handled, so that every line it causes can be found together.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-# Clients that log whole request URLs (the Bot API puts the token in every URL), and Alembic,
+# Clients that log whole request URLs (the Bot API puts the token in every URL) or headers
+# (the Gemini key travels in one), a driver that logs every SQL call at DEBUG, and Alembic,
 # which logs each step of a migration where storage.schema logs one line.
-CHATTY_LOGGERS = ("httpx", "httpcore", "apscheduler", "google_genai", "hpack", "alembic")
+CHATTY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "google_genai",
+    "hpack",
+    "aiosqlite",
+    "alembic",
+)
+# PTB's loggers that, at DEBUG, write every update and every Bot API call in full: the users'
+# messages and our replies. They keep their INFO milestones.
+CONTENT_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application")
 
 
 class SecretMasker(logging.Filter):
@@ -50,7 +64,11 @@ class SecretMasker(logging.Filter):
         """Format the record once, mask it, and keep the masked text only."""
         if not self._secrets:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # Arguments that do not fit the format: logging would print them raw to stderr.
+            message = f"{record.msg} (arguments did not fit: {record.args!r})"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.msg = self.mask(message)
@@ -123,3 +141,34 @@ def configure_logging(
 
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in CONTENT_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+    # Warnings and uncaught exceptions would otherwise be printed straight to standard error,
+    # past the masking filter (PTB's InvalidToken, for one, holds the whole token).
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    """Log an exception nothing caught, through the masking handler."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("bitcoin_analyzer").critical(
+        "Uncaught exception", exc_info=(kind, error, traceback)
+    )
+
+
+def _log_uncaught_in_thread(arguments: threading.ExceptHookArgs) -> None:
+    """Log an exception that ended a thread, through the masking handler."""
+    if arguments.exc_value is None:
+        return
+    logging.getLogger("bitcoin_analyzer").critical(
+        "Uncaught exception in thread %s",
+        arguments.thread.name if arguments.thread else "?",
+        exc_info=(arguments.exc_type, arguments.exc_value, arguments.exc_traceback),
+    )

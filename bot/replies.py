@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -313,9 +314,22 @@ def _counts(counter: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(counter.items())) or "–"
 
 
+def printable(value: str) -> str:
+    """Outside text fit to echo on one line: no control, bidi or zero-width characters.
+
+    A right-to-left override, say, would otherwise turn the rest of the reply around.
+    """
+    visible = "".join(
+        " " if character.isspace() else character
+        for character in value
+        if character.isspace() or unicodedata.category(character)[0] != "C"
+    )
+    return " ".join(visible.split())
+
+
 def input_error_reply(error: InputError, language: str, markup: Markup) -> str:
     """A usage message for an argument we could not read, echoing it cut and escaped."""
-    echoed = str(error.params.get("text", ""))[:ECHO_MAX_CHARS]
+    echoed = printable(str(error.params.get("text", "")))[:ECHO_MAX_CHARS]
     family = error.code.split("_", 1)[0]
     for key in (f"error.{error.code}", f"error.{family}_format", "error.invalid_input"):
         if has_text(key):
@@ -334,6 +348,7 @@ def digest_status_lines(status: DigestStatus, language: str) -> list[str]:
             zone=status.zone,
             next_utc=format_time(status.next_at),
             subscribers=status.subscribers,
+            inactive=status.inactive_subscribers,
         )
     ]
     run = status.last_run

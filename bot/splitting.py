@@ -8,7 +8,9 @@ import re
 # entities are parsed; we count the marked-up text, which is never shorter, to be safe.
 TELEGRAM_TEXT_LIMIT = 4096
 
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_ENTITY_MAX_CHARS = 34
 
 
 def utf16_length(value: str) -> int:
@@ -19,44 +21,72 @@ def utf16_length(value: str) -> int:
 def split_message(value: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Cut a reply into parts of at most ``limit`` UTF-16 units, between lines.
 
-    Our replies open and close every tag on the same line, so a cut between lines never
-    splits an entity. A single line longer than the limit loses its tags and is cut between
-    words (or, failing that, anywhere), so no part is ever refused.
+    Lines are kept together while a tag opened on one of them is still open, so a cut never
+    splits an entity. A block of lines longer than the limit on its own loses its tags and is
+    cut between lines, else between words, else anywhere but inside an HTML character
+    reference (``&amp;``), so no part is ever refused.
     """
     if utf16_length(value) <= limit:
         return [value]
 
     parts: list[str] = []
     current = ""
-    for line in value.split("\n"):
-        for piece in _fit_line(line, limit):
+    for block in _blocks(value):
+        for piece in _fit_block(block, limit):
             candidate = f"{current}\n{piece}" if current else piece
             if utf16_length(candidate) <= limit:
                 current = candidate
                 continue
             if current.strip():
-                parts.append(current)
+                parts.append(current.strip("\n"))
             current = piece
     if current.strip():
-        parts.append(current)
+        parts.append(current.strip("\n"))
     return parts
 
 
-def _fit_line(line: str, limit: int) -> list[str]:
-    """One line, or the pieces of a line too long to send whole."""
-    if utf16_length(line) <= limit:
-        return [line]
+def _blocks(value: str) -> list[str]:
+    """The text's lines, those inside a tag that spans several lines joined into one block."""
+    blocks: list[str] = []
+    pending: list[str] = []
+    depth = 0
+    for line in value.split("\n"):
+        pending.append(line)
+        for tag in _TAG.finditer(line):
+            depth += -1 if tag.group(1) else 1
+        if depth <= 0:
+            blocks.append("\n".join(pending))
+            pending, depth = [], 0
+    if pending:
+        blocks.append("\n".join(pending))
+    return blocks
 
-    plain = _TAG.sub("", line)
+
+def _fit_block(block: str, limit: int) -> list[str]:
+    """One block, or the plain-text pieces of a block too long to send whole."""
+    if utf16_length(block) <= limit:
+        return [block]
+
+    plain = _TAG.sub("", block)
     pieces: list[str] = []
     while utf16_length(plain) > limit:
-        cut = _last_fitting_index(plain, limit)
-        space = plain.rfind(" ", 0, cut)
-        cut = space if space > cut // 2 else cut
+        fits = _last_fitting_index(plain, limit)
+        cut = max(plain.rfind("\n", 0, fits), plain.rfind(" ", 0, fits))
+        if cut <= fits // 2:
+            cut = _outside_entity(plain, fits)
         pieces.append(plain[:cut].rstrip())
         plain = plain[cut:].lstrip()
     pieces.append(plain)
     return pieces
+
+
+def _outside_entity(value: str, cut: int) -> int:
+    """Move a cut back to the start of an HTML entity (``&amp;``) it would fall inside."""
+    start = max(0, cut - _ENTITY_MAX_CHARS)
+    for entity in _ENTITY.finditer(value, start, cut + _ENTITY_MAX_CHARS):
+        if entity.start() < cut < entity.end() and entity.start() > 0:
+            return entity.start()
+    return cut
 
 
 def _last_fitting_index(value: str, limit: int) -> int:

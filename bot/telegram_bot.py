@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, LinkPreviewOptions, Message, Update, User
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CommandHandler,
@@ -29,7 +30,9 @@ from bot.commands import CommandResult, Commands, Requester, log_handled
 from bot.digest import Pacer, Sleep, run_digest
 from bot.health import HealthServer
 from bot.logs import request_id
+from bot.polling import PollingRequest, PollingWatch, is_polling_error
 from bot.replies import HTML
+from bot.sending import reply_photo, reply_text
 from bot.splitting import split_message
 from bot.texts import language_of, text
 from core.errors import ConfigError, NoDataError
@@ -111,6 +114,7 @@ def build_application(
         raise ConfigError("Invalid setting TELEGRAM_BOT_TOKEN: required to run the Telegram bot")
 
     timeout = settings.telegram_timeout_seconds
+    polling = PollingWatch()
     builder = ApplicationBuilder()
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -120,8 +124,16 @@ def build_application(
             .read_timeout(timeout)
             .write_timeout(timeout)
             .pool_timeout(timeout)
-            .get_updates_connect_timeout(timeout)
-            .get_updates_read_timeout(timeout + 30)
+            .get_updates_request(
+                PollingRequest(
+                    on_success=polling.succeeded,
+                    connection_pool_size=1,
+                    connect_timeout=timeout,
+                    read_timeout=timeout + 30,
+                    write_timeout=timeout,
+                    pool_timeout=timeout,
+                )
+            )
         )
     application = (
         builder.token(settings.telegram_bot_token.get_secret_value())
@@ -133,6 +145,12 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        # Updates are handled side by side: one /trend waiting seconds on Gemini must not
+        # hold every other user's command behind it (PTB handles one at a time by default).
+        .concurrent_updates(settings.concurrent_updates)
+        # Pacing only, under Telegram's limits (30 a second, 20 a minute in a group): a 429
+        # is waited out by whoever sent (bot.sending for replies, bot.digest for the digest).
+        .rate_limiter(AIORateLimiter(max_retries=0))
         .post_init(_open_runtime(settings, clock))
         .post_shutdown(_close_runtime)
         .build()
@@ -144,11 +162,28 @@ def build_application(
     application.add_error_handler(_on_error)
     application.bot_data["pacer"] = pacer or Pacer()
     application.bot_data["sleep"] = sleep
+    application.bot_data["polling"] = polling
     return application
 
 
 def run(application: Application[Any, Any, Any, Any, Any, Any], settings: Settings) -> None:
     """Serve updates until SIGINT or SIGTERM: through the webhook when WEBHOOK_URL is set.
+
+    Raises:
+        ConfigError: Telegram refused the bot token, or the webhook settings are incomplete.
+    """
+    try:
+        _serve(application, settings)
+    except InvalidToken as error:
+        # PTB's message holds the whole token; it must not reach the terminal.
+        raise ConfigError(
+            "Invalid setting TELEGRAM_BOT_TOKEN: Telegram refused the token "
+            "(check it with @BotFather)"
+        ) from error
+
+
+def _serve(application: Application[Any, Any, Any, Any, Any, Any], settings: Settings) -> None:
+    """Long-poll, or listen for the webhook, until a stop signal.
 
     With a webhook, Telegram posts each update to WEBHOOK_URL, which a reverse proxy forwards
     to WEBHOOK_LISTEN:WEBHOOK_PORT under the same path; every request without the secret
@@ -433,7 +468,7 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         if command in PHOTO_COMMANDS:
             await context.bot.send_chat_action(message.chat_id, ChatAction.UPLOAD_PHOTO)
         result = await commands.run(command, arguments, requester, HTML)
-        await _reply(message, result)
+        await _reply(message, result, command)
     except Exception:
         log_handled(runtime, command, message.chat_id, "error", started)
         raise
@@ -441,13 +476,14 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     log_handled(runtime, command, message.chat_id, result.outcome, started, result.details)
 
 
-async def _reply(message: Message, result: CommandResult) -> None:
+async def _reply(message: Message, result: CommandResult, command: str) -> None:
     """Send the picture with its caption if there is one, then the text in parts."""
+    what = f"reply to /{command}"
     if result.photo is not None:
-        await message.reply_photo(result.photo, caption=result.caption or None)
+        await reply_photo(message, result.photo, result.caption or None, what=what)
     if result.text:
         for part in split_message(result.text):
-            await message.reply_text(part)
+            await reply_text(message, part, what=what)
 
 
 async def _is_chat_admin(bot: Bot, message: Message, user: User | None) -> bool:
@@ -473,14 +509,23 @@ async def _is_chat_admin(bot: Bot, message: Message, user: User | None) -> bool:
 
 
 def _split_command(message_text: str) -> tuple[str, str]:
-    """``"/trend@SomeBot 7d"`` gives ``("trend", "7d")``."""
-    head, _, arguments = message_text.partition(" ")
+    """``"/trend@SomeBot 7d"`` gives ``("trend", "7d")``; any whitespace ends the command."""
+    head, *rest = message_text.split(maxsplit=1)
     command = head.lstrip("/").split("@", 1)[0].lower()
-    return command, arguments
+    return command, rest[0] if rest else ""
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The one error handler: log with the traceback, tell the user briefly, show no internals."""
+    """The one error handler: log with the traceback, tell the user briefly, show no internals.
+
+    A failed poll reaches this handler too, with no update and no job: it goes to the
+    polling watch, which logs one line per episode instead of a traceback on every poll.
+    """
+    if update is None and context.job is None and is_polling_error(context.error):
+        polling: PollingWatch = context.bot_data["polling"]
+        polling.failed(context.error)  # type: ignore[arg-type]
+        return
+
     logger.error("Unhandled error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_message is None:
         return
@@ -489,6 +534,6 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(context.chat_data, dict):
         language = context.chat_data.get("language", "en")
     try:
-        await update.effective_message.reply_text(text(language, "error.internal"))
+        await reply_text(update.effective_message, text(language, "error.internal"), what="error")
     except TelegramError:
         logger.warning("Could not tell the user about the error", exc_info=True)

@@ -66,7 +66,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "subscribe.disabled": "The daily digest is switched off on this bot.",
         "unsubscribe.done": "Unsubscribed: no more digests here. /subscribe brings them back.",
         "unsubscribe.not_subscribed": "This chat was not subscribed.",
-        "status.digest": "Digest: next {next} {zone} ({next_utc} UTC) · {subscribers} subscribers",
+        "status.digest": (
+            "Digest: next {next} {zone} ({next_utc} UTC) · {subscribers} subscribers, "
+            "{inactive} inactive"
+        ),
         "status.digest_last": (
             "Last digest run for {date}: sent {sent}, failed {failed}, retried {retried}, "
             "skipped {skipped} (ended {at} UTC)"
@@ -204,7 +207,8 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "unsubscribe.not_subscribed": "Cette discussion n’était pas abonnée.",
         "status.digest": (
-            "Résumé : prochain le {next} {zone} ({next_utc} UTC) · {subscribers} abonnés"
+            "Résumé : prochain le {next} {zone} ({next_utc} UTC) · {subscribers} abonnés, "
+            "{inactive} inactifs"
         ),
         "status.digest_last": (
             "Dernier envoi du résumé du {date} : {sent} envoyés, {failed} échecs, "

@@ -146,6 +146,7 @@ class DigestStatus:
         next_at: When the next digest is due, in UTC.
         zone: The digest's IANA zone.
         subscribers: Active subscriptions.
+        inactive_subscribers: Subscriptions retired because the chat was gone.
         channel: The configured channel, if any.
         last_run: The run that finished last, in any process.
         day_counts: The claims of the last run's local date by state, over every run and
@@ -156,6 +157,7 @@ class DigestStatus:
     next_at: datetime
     zone: str
     subscribers: int
+    inactive_subscribers: int
     channel: str | None
     last_run: DigestRun | None
     day_counts: dict[str, int]
@@ -300,6 +302,7 @@ class DigestService:
             next_at=self.schedule.next_after(now),
             zone=self.schedule.zone_name,
             subscribers=await self.subscriptions.count_active(),
+            inactive_subscribers=await self.subscriptions.count_inactive(),
             channel=str(self.channel) if self.channel is not None else None,
             last_run=last_run,
             day_counts=await self.claims.counts(last_run.local_date) if last_run else {},

@@ -36,9 +36,10 @@ ANSWER_MAX_CHARS = 400
 
 _SPACES = re.compile(r"\s+")
 
-# Angle brackets are swapped for look-alike quotes so no outside text can open or close
-# the data block, whatever spelling of the delimiter it tries.
-_DELIMITER_SAFE = str.maketrans({"<": "‹", ">": "›"})
+# Angle brackets, and the full-width and small forms a model reads as the same, are swapped
+# for look-alike quotes so no outside text can open or close the data block, whatever
+# spelling of the delimiter it tries.
+_DELIMITER_SAFE = str.maketrans(dict.fromkeys("<＜﹤", "‹") | dict.fromkeys(">＞﹥", "›"))
 
 _SYSTEM = """\
 ROLE

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
 
@@ -59,6 +61,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     telegram_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    concurrent_updates: int = Field(default=32, ge=1, le=1024)
 
     gemini_api_key: SecretStr | None = None
     gemini_model: str = Field(default="gemini-2.5-flash", min_length=1)
@@ -69,7 +72,8 @@ class Settings(BaseSettings):
     trend_deadline_seconds: float = Field(default=20.0, gt=0, le=120)
 
     data_dir: Path = Path("data")
-    database_url: str | None = None
+    # Left out of repr and str: the URL may hold a password.
+    database_url: str | None = Field(default=None, repr=False)
     auto_migrate: bool = True
 
     webhook_url: str | None = None
@@ -270,6 +274,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'bitcoin_analyzer.db'}"
+
+    def secret_values(self) -> list[str]:
+        """Every secret set: each ``SecretStr`` setting and the database URL's password.
+
+        Logging masks these wherever they appear, tracebacks included.
+        """
+        values = [
+            value.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+        ]
+        if self.database_url:
+            try:
+                values.append(make_url(self.database_url).password or "")
+            except ArgumentError:
+                pass  # open_database refuses such a URL, naming the setting
+        return [value for value in values if value]
 
     @property
     def webhook_enabled(self) -> bool:

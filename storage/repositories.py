@@ -585,8 +585,15 @@ class SubscriptionRepository:
 
     async def count_active(self) -> int:
         """How many chats receive the digest."""
+        return await self._count(active=True)
+
+    async def count_inactive(self) -> int:
+        """How many chats were retired (blocked the bot, deactivated, not found)."""
+        return await self._count(active=False)
+
+    async def _count(self, *, active: bool) -> int:
         async with self._sessions() as session:
-            statement = select(func.count()).where(SubscriptionRow.active.is_(True))
+            statement = select(func.count()).where(SubscriptionRow.active.is_(active))
             return int(await session.scalar(statement) or 0)
 
 

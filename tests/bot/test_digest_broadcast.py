@@ -23,7 +23,7 @@ from telegram import Bot
 from telegram.error import RetryAfter
 from telegram.request import HTTPXRequest
 
-from bot.digest import Pacer, retry_after_seconds, run_digest
+from bot.digest import MESSAGES_PER_SECOND, Pacer, retry_after_seconds, run_digest
 from bot.replies import PLAIN, status_reply
 from core.runtime import Runtime
 from core.settings import load_settings
@@ -256,8 +256,8 @@ async def test_the_pace_stays_under_telegram_limits(
     assert run is not None and (run.sent, run.retried) == (21, 0)
     assert telegram.rate_limited_count == 0
     assert len(stamps) == 42
-    assert busiest <= 26
-    assert elapsed >= 41 / 25 - 0.1
+    assert busiest <= MESSAGES_PER_SECOND + 1
+    assert elapsed >= 41 / MESSAGES_PER_SECOND - 0.1
 
 
 async def test_blocked_and_missing_chats_are_retired_and_the_channel_failure_is_reported(
@@ -317,6 +317,7 @@ async def test_blocked_and_missing_chats_are_retired_and_the_channel_failure_is_
         "BadRequest: Chat not found. Subscribers are not affected."
     )
     assert f"Channel {CHANNEL}: FAILED for 2026-09-30: BadRequest: Chat not found" in status
+    assert "2 subscribers, 2 inactive" in status
     assert later is not None and (later.sent, later.skipped) == (0, 3)
     assert "Digest for 2026-09-30: sent=2 failed=3 retried=0 skipped=0" in caplog.text
 

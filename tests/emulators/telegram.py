@@ -41,7 +41,8 @@ What python-telegram-bot 22.8 raises for each :class:`Fault` (see ``test_telegra
 * ``blocked``, ``deactivated``: ``Forbidden``.
 * ``chat_not_found``, ``cant_parse_entities`` (and every other 400): ``BadRequest``.
 * ``conflict``: ``Conflict``.
-* ``bad_gateway`` (502) and ``drop`` (no answer): ``NetworkError``, not ``TimedOut``.
+* ``bad_gateway`` (502), ``server_error`` (500) and ``drop`` (no answer): ``NetworkError``,
+  not ``TimedOut``.
 * ``delay`` beyond the request's read timeout: ``TimedOut`` (a ``NetworkError`` subclass).
 * 401 (another token): ``InvalidToken``; 404 on ``do_api_request``: ``EndPointNotFound``.
 
@@ -147,6 +148,7 @@ class Fault(StrEnum):
     CANT_PARSE_ENTITIES = "cant_parse_entities"
     CONFLICT = "conflict"
     BAD_GATEWAY = "bad_gateway"
+    SERVER_ERROR = "server_error"
     DELAY = "delay"
     DROP = "drop"
 
@@ -189,6 +191,11 @@ def too_many_requests(retry_after: int) -> BotApiError:
     body["description"] = f"Too Many Requests: retry after {retry_after}"
     body["parameters"] = {"retry_after": retry_after}
     return BotApiError(body)
+
+
+def internal_server_error() -> BotApiError:
+    """A 500 in Telegram's envelope; derived: no recorded body holds one."""
+    return api_error(500, "Internal Server Error")
 
 
 def not_found() -> BotApiError:
@@ -831,8 +838,8 @@ class FakeTelegram(LoopbackServer):
             kind: A :class:`Fault`: ``retry_after`` (429 with ``retry_after`` seconds),
                 ``blocked`` / ``deactivated`` (403), ``chat_not_found`` /
                 ``cant_parse_entities`` (400), ``conflict`` (409), ``bad_gateway`` (502),
-                ``delay`` (answer normally after ``delay`` seconds), ``drop`` (close the
-                connection without an answer).
+                ``server_error`` (500, derived body), ``delay`` (answer normally after
+                ``delay`` seconds), ``drop`` (close the connection without an answer).
             chat_id: Only calls for this chat.
             times: How many calls; ``None`` for every call until :meth:`clear_faults`.
             retry_after: Seconds in the 429 answer.
@@ -985,6 +992,8 @@ class FakeTelegram(LoopbackServer):
     def _fault_error(self, fault: _PendingFault) -> BotApiError:
         if fault.kind is Fault.RETRY_AFTER:
             return too_many_requests(fault.retry_after)
+        if fault.kind is Fault.SERVER_ERROR:
+            return internal_server_error()
         return fixture_error(FAULT_FIXTURES[fault.kind])
 
     def _check_rate(self, raw_chat_id: Any) -> None:

@@ -405,6 +405,7 @@ async def test_polling_under_a_webhook_is_a_conflict(telegram: FakeTelegram, bot
         (Fault.CANT_PARSE_ENTITIES, BadRequest, "find end of the entity starting at byte"),
         (Fault.CONFLICT, Conflict, "terminated by other getUpdates request"),
         (Fault.BAD_GATEWAY, NetworkError, "Bad Gateway"),
+        (Fault.SERVER_ERROR, NetworkError, "Internal Server Error"),
         (Fault.DROP, NetworkError, "Server disconnected without sending a response"),
     ],
 )

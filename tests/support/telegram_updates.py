@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,9 @@ def command_update(
     raw = copy.deepcopy(_recorded("getUpdates_command_private.json")["result"][0])
     message = raw.pop("message")
     message["text"] = text
-    command_length = len(text.split(" ", 1)[0])
+    # Telegram's bot_command entity covers "/name" or "/name@bot", whatever follows it.
+    command = re.match(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?", text)
+    command_length = len(command.group()) if command else len(text.split(" ", 1)[0])
     message["entities"] = [{"offset": 0, "length": command_length, "type": "bot_command"}]
     message["from"]["id"] = user_id
     if language_code is None:
