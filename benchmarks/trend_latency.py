@@ -252,7 +252,9 @@ async def _paced_hits(
         The handler's latencies, those of the first hit of each group (after a pause), its
         mean CPU time, and the service's latencies.
     """
-    latencies, first_of_group, service = [], [], []
+    latencies: list[float] = []
+    first_of_group: list[float] = []
+    service: list[float] = []
     cpu = 0.0
     items = [update("/trend 24h") for _ in range(count)]
     for start in range(0, count, HITS_PER_GROUP):
