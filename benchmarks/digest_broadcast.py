@@ -13,9 +13,8 @@ is measured.
 
 The rate is taken from the emulator's own timestamps of the accepted messages: (messages - 1)
 / (last - first). The busiest second is the most messages accepted in any one-second span.
-The same broadcast is then run for 300 more chats with the product's ``Pacer`` set to 28
-messages a second instead of its 25 (a what-if, not the product's setting), to show the margin
-a faster pace would keep.
+The product's own pacing (``bot/digest.py``) and PTB's rate limiter on the bot
+(``AIORateLimiter``) are both in the path, as in production.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from typing import Any
 from telegram.ext import Application
 
 from benchmarks.support import BOT_TOKEN, Context, Result, Row, local_settings
-from bot.digest import MESSAGES_PER_SECOND, Pacer, run_digest
+from bot.digest import MESSAGES_PER_SECOND
 from bot.telegram_bot import build_application, send_digest
 from core.runtime import Runtime
 from tests.emulators.telegram import FakeTelegram
@@ -40,19 +39,17 @@ NAME = "digest_broadcast"
 TITLE = "Digest broadcast to 1,000 chats at Telegram's 30 messages a second"
 LIMIT_PER_SECOND = 30
 GOAL_SHARE = 0.90
-WHAT_IF_PER_SECOND = 28.0
 
 
 @dataclasses.dataclass
 class _Sizes:
     chats: int
-    what_if_chats: int
 
 
 def _sizes(quick: bool) -> _Sizes:
     if quick:
-        return _Sizes(chats=100, what_if_chats=50)
-    return _Sizes(chats=1000, what_if_chats=300)
+        return _Sizes(chats=100)
+    return _Sizes(chats=1000)
 
 
 async def run(context: Context) -> Result:
@@ -117,31 +114,12 @@ async def _measure(
         Row("mean gap, one chat's text to the next chat's photo", f"{between * 1000:.1f} ms"),
     ]
 
-    what_if_chats = list(range(800_000_001, 800_000_001 + sizes.what_if_chats))
-    await _subscribe(runtime, telegram, what_if_chats)
-    await run_digest(
-        runtime.digest,
-        application.bot,
-        runtime.charts,
-        Pacer(per_second=WHAT_IF_PER_SECOND),
-        admin_ids=frozenset(),
-        admin_language="en",
-    )
-    what_if = [sent.at for sent in telegram.sent() if sent.chat_id in set(what_if_chats)]
-    what_if_rate = _rate(what_if)
-    result.rows += [
-        Row(
-            f"what-if Pacer({WHAT_IF_PER_SECOND:g}/s), {sizes.what_if_chats} chats: rate",
-            f"{what_if_rate:.1f} msg/s ({what_if_rate / LIMIT_PER_SECOND:.0%} of the limit)",
-        ),
-        Row("what-if: 429 answers", f"{telegram.rate_limited_count - refused}"),
-        Row("what-if: busiest second", f"{_busiest(what_if)} messages"),
-    ]
-    result.notes.append(
-        f"The product paces the digest at {MESSAGES_PER_SECOND:g} messages a second "
-        f"({MESSAGES_PER_SECOND / LIMIT_PER_SECOND:.0%} of the limit) by design "
-        "(bot/digest.py), so the 90 % goal cannot be met without changing that constant."
-    )
+    if MESSAGES_PER_SECOND < GOAL_SHARE * LIMIT_PER_SECOND:
+        result.notes.append(
+            f"The product paces the digest at {MESSAGES_PER_SECOND:g} messages a second "
+            f"({MESSAGES_PER_SECOND / LIMIT_PER_SECOND:.0%} of the limit, bot/digest.py), "
+            "under the goal before anything else is counted."
+        )
     result.notes.append(
         f"The pacer is a leaky bucket holding one message (one every 1/{MESSAGES_PER_SECOND:g} "
         f"s, {1000 / MESSAGES_PER_SECOND:.0f} ms): a message that goes out late (timer "
@@ -150,8 +128,9 @@ async def _measure(
     )
     result.notes.append(
         "Sends go one after another, so the pace also needs each Bot API call to come back "
-        f"within 1/{MESSAGES_PER_SECOND:g} s: on loopback it does; against the real Telegram, "
-        "a round trip over about 40 ms would lower the rate below the pacing."
+        f"within {1000 / MESSAGES_PER_SECOND:.0f} ms: on loopback it does; against the real "
+        "Telegram, a longer round trip (plus the claim and finish writes) lowers the rate "
+        "below the pacing, whatever the pacing says."
     )
 
 
