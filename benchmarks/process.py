@@ -139,6 +139,11 @@ async def _feed(bot: _Bot, telegram: FakeTelegram, sizes: _Sizes, result: Result
         Row(f"{sizes.updates:,} updates handled in", f"{elapsed:.1f} s"),
     ]
     result.notes.append(
+        f"{sizes.updates / elapsed:.0f} updates a second: the bot's Bot API rate limiter "
+        "(PTB's AIORateLimiter, 30 calls a second) sets the pace, each update costing one "
+        "reply and each /trend a typing action too."
+    )
+    result.notes.append(
         f"Growth: {(samples[-1] - at_start) / sizes.updates / 1024:.1f} KiB per update, each "
         "from a new user; not broken down further. Per-user state the process keeps: the "
         "/trend allowances (at most 10,000 users, core/limits.py) and PTB's chat_data, "
