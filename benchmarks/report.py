@@ -79,7 +79,9 @@ def render(
     lines = [
         "# Benchmarks",
         "",
-        f"Run them all with `{COMMAND}` (a few minutes on 2 cores); `{COMMAND} --quick` runs "
+        f"Run them all with `{COMMAND}` (about a quarter of an hour on 2 cores, mostly spent "
+        "waiting on Telegram's rate limits and on a model that answers in 7 s); "
+        f"`{COMMAND} --quick` runs "
         f"smaller, faster versions, and `{COMMAND} NAME...` only the named ones "
         f"(`{COMMAND} --list` names them). A full run of every benchmark rewrites this page; "
         "other runs print their table and leave it alone. They never run in the test suite, "
