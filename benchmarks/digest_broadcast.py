@@ -33,6 +33,7 @@ from bot.digest import MESSAGES_PER_SECOND
 from bot.telegram_bot import build_application, send_digest
 from core.runtime import Runtime
 from tests.emulators.telegram import FakeTelegram
+from tests.support.applications import started
 
 NAME = "digest_broadcast"
 TITLE = "Digest broadcast to 1,000 chats at Telegram's 30 messages a second"
@@ -68,15 +69,8 @@ async def run(context: Context) -> Result:
             digest_tz="UTC",
         )
         application = build_application(settings)
-        await application.initialize()
-        assert application.post_init is not None
-        await application.post_init(application)
-        try:
+        async with started(application):
             await _measure(application, telegram, sizes, result)
-        finally:
-            await application.shutdown()
-            assert application.post_shutdown is not None
-            await application.post_shutdown(application)
     return result
 
 

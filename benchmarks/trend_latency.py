@@ -79,6 +79,7 @@ from core.runtime import Runtime
 from storage.repositories import PriceRepository
 from tests.emulators.gemini import RemoteGemini, Reply
 from tests.emulators.loopback import EmulatorProcess
+from tests.support.applications import started
 from tests.support.telegram_updates import RecordingRequest, command_update
 
 logger = logging.getLogger(__name__)
@@ -128,15 +129,8 @@ async def run(context: Context) -> Result:
         )
         request = SignallingRequest()
         application = build_application(settings, request=request)
-        await application.initialize()
-        assert application.post_init is not None
-        await application.post_init(application)
-        try:
+        async with started(application):
             await _measure(application, request, sizes, result)
-        finally:
-            await application.shutdown()
-            assert application.post_shutdown is not None
-            await application.post_shutdown(application)
     return result
 
 

@@ -117,7 +117,7 @@ def save_picture(data_dir: Path, name: str, png: bytes) -> Path:
 
 
 def _prompt(runner: asyncio.Runner, runtime: Runtime, commands: Commands, language: str) -> None:
-    print("Bitcoin Analyzer console. Type /help, or /quit to leave (Ctrl-C or Ctrl-D too).")
+    print(text(language, "console.banner"))
     while True:
         try:
             line = input("> ")

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TextIO
 
+from telegram.error import InvalidToken
+
 MASK = "[secret]"
 
 # The id of the update being handled, so that every line it causes can be found together.
@@ -81,6 +83,21 @@ class SecretMasker(logging.Filter):
         return True
 
 
+class ExplainedErrorFilter(logging.Filter):
+    """Drops the traceback of errors the command line explains in one line of its own.
+
+    A refused bot token makes PTB log the whole traceback before the bot stops; the user then
+    reads ``Invalid setting TELEGRAM_BOT_TOKEN: ...``, which says all there is to say.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, without its traceback when the error is explained elsewhere."""
+        if record.exc_info and isinstance(record.exc_info[1], InvalidToken):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class RequestIdFilter(logging.Filter):
     """Stamps each record with the id of the update being handled, or ``-``."""
 
@@ -131,6 +148,7 @@ def configure_logging(
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(ExplainedErrorFilter())
     handler.addFilter(SecretMasker(secrets))
 
     root = logging.getLogger()

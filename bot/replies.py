@@ -509,7 +509,7 @@ def chart_caption(series: PriceSeries, language: str, markup: Markup) -> str:
     caption = text(
         language,
         "chart.caption",
-        window=series.window.label,
+        window=format_window(series.window.label, language),
         as_of=format_time(series.as_of),
         points=len(series.candles),
         unit=text(language, f"unit.{series.window.interval.value}"),

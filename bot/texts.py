@@ -10,6 +10,9 @@ from core.languages import resolve_language
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "console.banner": (
+            "Bitcoin Analyzer console. Type /help, or /quit to leave (Ctrl-C or Ctrl-D too)."
+        ),
         "help.title": "Bitcoin Analyzer",
         "help.intro": (
             "I explain what Bitcoin's price has been doing, in plain words, from prices and "
@@ -147,6 +150,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.internal": "Sorry, something went wrong on my side. Please try again later.",
     },
     "fr": {
+        "console.banner": (
+            "Console de Bitcoin Analyzer. Tapez /help, ou /quit pour sortir (Ctrl-C ou Ctrl-D "
+            "aussi)."
+        ),
         "help.title": "Bitcoin Analyzer",
         "help.intro": (
             "J’explique en mots simples ce que fait le prix du bitcoin, à partir des prix et "

@@ -343,14 +343,22 @@ class GeminiAnalyst:
         started = time.perf_counter()
         try:
             response = await self._generate(prompt.system, prompt.user)
-            text = response_text(response)
-            checked = check_answer(text, facts, prompt.language, max_chars=self._max_chars)
         except AnalystError as error:
             logger.warning("Gemini gave no usable answer: %s (%s)", error.reason, error.detail)
             raise
 
-        latency = time.perf_counter() - started
         usage = response.usage_metadata
+        try:
+            text = response_text(response)
+            checked = check_answer(text, facts, prompt.language, max_chars=self._max_chars)
+        except AnalystError as error:
+            # An answer we refuse was still paid for: its tokens go with the error.
+            error.tokens_in = (usage.prompt_token_count or 0) if usage else 0
+            error.tokens_out = (usage.candidates_token_count or 0) if usage else 0
+            logger.warning("Gemini gave no usable answer: %s (%s)", error.reason, error.detail)
+            raise
+
+        latency = time.perf_counter() - started
         answer = AnalystAnswer(
             text=checked,
             analyst=self.name,

@@ -94,13 +94,25 @@ class AnalystError(BitcoinAnalyzerError):
         detail: More about the reason, for logs; never the model's text. For ``rejected``
             it starts with the stable name of the failed check (``direction``...).
         retry_after: Seconds the service asked us to wait, when it said so.
+        tokens_in: Tokens the refused answer still cost (prompt), when it came at all.
+        tokens_out: Tokens the refused answer still cost (answer).
     """
 
-    def __init__(self, reason: str, detail: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        retry_after: float | None = None,
+        *,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+    ) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
         self.retry_after = retry_after
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
 
 
 class StorageError(BitcoinAnalyzerError):

@@ -109,6 +109,9 @@ class GuardedAnalyst:
                 answer = await self._inner.analyse(facts, candles, language)
             except AnalystError as error:
                 self._stats.llm_failures[error.reason] += 1
+                if error.tokens_in or error.tokens_out:
+                    today = self._clock().date()
+                    self._stats.record_tokens(error.tokens_in, error.tokens_out, today)
                 if error.reason == "rate_limited":
                     self.circuit.open_for(error.retry_after or DEFAULT_REST_SECONDS)
                     logger.warning(

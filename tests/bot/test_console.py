@@ -182,6 +182,9 @@ def test_ctrl_c_at_the_prompt_leaves_at_once(tmp_path: Path) -> None:
         returncode = process.wait(timeout=10)
     finally:
         process.kill()
-        process.communicate()
+        _, errors = process.communicate()
 
-    assert returncode == 0
+    # 0 when the interrupt lands in the prompt's read, 130 when it lands just outside it:
+    # either way the console leaves at once and quietly.
+    assert returncode in {0, 130}
+    assert "Traceback" not in errors

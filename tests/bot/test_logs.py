@@ -119,3 +119,18 @@ def test_clients_that_log_addresses_headers_sql_or_messages_stay_quiet_at_debug(
     assert logging.getLogger("telegram.ext.ExtBot").getEffectiveLevel() == logging.INFO
     assert logging.getLogger("telegram.ext.Application").getEffectiveLevel() == logging.INFO
     assert logging.getLogger("telegram.ext.Updater").getEffectiveLevel() == logging.DEBUG
+
+
+def test_a_refused_token_is_logged_without_its_traceback(captured: io.StringIO) -> None:
+    from telegram.error import InvalidToken
+
+    configure_logging("INFO", [TOKEN], stream=captured)
+    try:
+        raise InvalidToken(f"The token `{TOKEN}` was rejected by the server.")
+    except InvalidToken:
+        logging.getLogger("telegram.ext").exception("Invalid token. Aborting retry loop.")
+
+    output = captured.getvalue()
+    assert "Invalid token. Aborting retry loop." in output
+    assert "Traceback" not in output
+    assert TOKEN not in output

@@ -12,6 +12,7 @@ from telegram.ext import Application
 from bot.telegram_bot import build_application
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
+from tests.support.applications import started as running
 from tests.support.telegram_updates import RecordingRequest, command_update
 
 ADMIN_ID = 4242
@@ -31,13 +32,8 @@ async def started(
 ) -> AsyncIterator[tuple[Application[Any, Any, Any, Any, Any, Any], RecordingRequest]]:
     request = RecordingRequest()
     application = build_application(bot_settings, request=request)
-    await application.initialize()
-    assert application.post_init is not None
-    await application.post_init(application)
-    yield application, request
-    await application.shutdown()
-    assert application.post_shutdown is not None
-    await application.post_shutdown(application)
+    async with running(application):
+        yield application, request
 
 
 async def send(application: Any, text: str, **options: Any) -> None:

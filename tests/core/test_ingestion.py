@@ -10,7 +10,6 @@ import pytest
 from core.candles import SYMBOL, Interval
 from core.ingestion import NewsIngestor, PriceIngestor
 from core.sources.pool import ProviderPool
-from core.sources.prices import BinanceProvider, CoinGeckoProvider, KrakenProvider
 from storage.database import Database
 from storage.repositories import (
     GapRepository,
@@ -19,6 +18,7 @@ from storage.repositories import (
     SourceStatusRepository,
 )
 from tests.support.clock import FakeClock
+from tests.support.providers import make_pool
 from tests.support.scripted_server import Scripted, ScriptedServer
 
 KRAKEN_PATH = "/0/public/OHLC"
@@ -33,12 +33,7 @@ KRAKEN_NOW = datetime(2026, 9, 8, 23, 20, tzinfo=UTC)
 def price_ingestor(
     database: Database, client: httpx.AsyncClient, server: ScriptedServer, clock: FakeClock
 ) -> tuple[PriceIngestor, ProviderPool]:
-    providers = [
-        CoinGeckoProvider(client, server.base_url, clock=clock, timeout=2.0),
-        BinanceProvider(client, server.base_url, clock=clock, timeout=2.0),
-        KrakenProvider(client, server.base_url, clock=clock, timeout=2.0),
-    ]
-    pool = ProviderPool(providers, clock=clock, sleep=clock.sleep)
+    pool = make_pool(client, server, clock)
     return PriceIngestor(pool, database, clock, intervals=(Interval.HOUR,)), pool
 
 

@@ -137,6 +137,8 @@ async def test_an_answer_with_the_wrong_direction_is_rejected(
     report = await runtime.trends.trend("7d", "en")
 
     assert (report.origin, report.fallback_reason) == ("builtin", "rejected")
+    # A refused answer was still paid for: its tokens count.
+    assert runtime.stats.llm_tokens_in > 0
 
 
 async def test_a_server_error_is_retried_and_gemini_then_answers(

@@ -6,14 +6,12 @@ import pytest
 
 from core.candles import Interval
 from core.errors import ConfigError, SourceError
-from core.sources.pool import Condition, PoolSettings, ProviderPool, ProviderStatus
+from core.sources.pool import Condition, PoolSettings, ProviderStatus
 from core.sources.prices import (
     RESTRICTED_LOCATION_WAIT,
-    BinanceProvider,
-    CoinGeckoProvider,
-    KrakenProvider,
 )
 from tests.support.clock import FakeClock
+from tests.support.providers import make_pool
 from tests.support.scripted_server import Scripted, ScriptedServer
 
 BINANCE_PATH = "/api/v3/klines"
@@ -23,21 +21,6 @@ KRAKEN_OHLC = "api/exchanges/kraken_ohlc_xbtusd_1h_trimmed.json"
 BINANCE_KLINES = "api/exchanges/binance_futures_klines_btcusdt_1h.json"
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 KRAKEN_NOW = datetime(2026, 9, 8, 23, 20, tzinfo=UTC)
-
-
-def make_pool(
-    client: httpx.AsyncClient,
-    server: ScriptedServer,
-    clock: FakeClock,
-    order: list[str],
-    settings: PoolSettings | None = None,
-) -> ProviderPool:
-    providers = [
-        CoinGeckoProvider(client, server.base_url, clock=clock, timeout=2.0),
-        BinanceProvider(client, server.base_url, clock=clock, timeout=2.0),
-        KrakenProvider(client, server.base_url, clock=clock, timeout=2.0),
-    ]
-    return ProviderPool(providers, order=order, settings=settings, clock=clock, sleep=clock.sleep)
 
 
 async def test_rate_limited_and_restricted_providers_rest_while_kraken_serves(
