@@ -29,7 +29,7 @@ from tests.emulators.gemini import FakeGemini, GeminiRequest, Reply
 logger = logging.getLogger(__name__)
 
 GEMINI_KEY = "benchmark-gemini-key-0123456789"
-BOT_TOKEN = "123456789:AAFakeTokenForBenchmarksOnly_abcdefgh"
+BOT_TOKEN = "123456789:benchmark-token-not-a-real-one"
 # Port 9 (discard) has no listener here: a service a benchmark does not start fails at once.
 UNUSED_URL = "http://127.0.0.1:9"
 # The Gemini latency the original report measured.

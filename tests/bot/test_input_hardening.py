@@ -25,7 +25,7 @@ from tests.emulators.formatting import parse_formatted
 from tests.emulators.gemini import FakeGemini
 from tests.support.telegram_updates import RecordingRequest, command_update
 
-TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijklmno"
+TOKEN = "123456789:test-token-not-a-real-one"
 ADMIN_ID = 4242
 RLO = "\u202e"
 

@@ -13,8 +13,8 @@ import pytest
 
 from bot.logs import MASK, configure_logging, request_id
 
-TOKEN = "123456789:AAHsecretPartOfTheTokenForTests_0123456"
-GEMINI_KEY = "AIzaTestGeminiKeyNotReal0123456789abcdefg"
+TOKEN = "123456789:test-secret-after-the-colon"
+GEMINI_KEY = "test-gemini-key-not-a-real-one-0123"
 
 
 @pytest.fixture

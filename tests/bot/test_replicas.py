@@ -27,7 +27,7 @@ from tests.support.scripted_server import Scripted, ScriptedServer
 pytestmark = pytest.mark.postgresql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijklmno"
+TOKEN = "123456789:test-token-not-a-real-one"
 SECRET = "replica-test-secret"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 KRAKEN_PATH = "/0/public/OHLC"

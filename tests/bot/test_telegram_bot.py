@@ -16,7 +16,7 @@ from tests.support.applications import started as running
 from tests.support.telegram_updates import RecordingRequest, command_update
 
 ADMIN_ID = 4242
-TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijklmno"
+TOKEN = "123456789:test-token-not-a-real-one"
 
 
 @pytest.fixture

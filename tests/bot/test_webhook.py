@@ -17,7 +17,7 @@ from core.errors import ConfigError
 from core.settings import Settings, load_settings
 from tests.emulators.telegram import FakeTelegram
 
-TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijklmno"
+TOKEN = "123456789:test-token-not-a-real-one"
 SECRET = "s3cret-Token_for-tests"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CHAT_ID = 100000001

@@ -7,7 +7,7 @@ import pytest
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 
-TOKEN = "123456789:AAHsettingsSecretPart_0123456789abcd"
+TOKEN = "123456789:settings-secret-part-0123"
 GEMINI_KEY = "AIzaSettingsGeminiKey_0123456789abcdef"
 COINGECKO_KEY = "CG-settingsDemoKey0123456789"
 DATABASE_PASSWORD = "pg-Pass_word-0123"

@@ -43,9 +43,9 @@ from tests.emulators.telegram import FakeTelegram, SentMessage
 from tests.support.scripted_server import ScriptedServer
 
 # Recognisable test secrets: the log must never show them, nor the token's part after ":".
-TOKEN = "5566778899:AAE2eTokenAfterColon_SECRET-0123456789"
+TOKEN = "5566778899:e2e-token-SECRET-after-the-colon"
 TOKEN_SECRET_PART = TOKEN.split(":", 1)[1]
-GEMINI_KEY = "AIzaE2eGeminiKey_SECRET-0123456789abcdef"
+GEMINI_KEY = "e2e-gemini-key-SECRET-not-real-0123"
 SECRETS = (TOKEN, TOKEN_SECRET_PART, GEMINI_KEY)
 
 # Two admins, so that two tests never share an admin's chat.

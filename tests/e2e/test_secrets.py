@@ -15,7 +15,7 @@ from tests.emulators.telegram import Fault
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 # Well formed, so the fake Bot API answers 401 for it as Telegram does for a revoked token.
-REFUSED_TOKEN = "5566778899:AARevokedTokenAfterColon_SECRET-9876543210"
+REFUSED_TOKEN = "5566778899:revoked-token-SECRET-after-colon"
 
 
 async def test_a_whole_session_at_debug_leaves_no_secret_in_the_log(
